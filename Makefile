@@ -1,0 +1,70 @@
+# Two commands: `make book` builds the book, `make test` runs every test. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+STAMP := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+# Keep the two cores for one notebook at a time; Keras on a small model is overhead-bound anyway.
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: help venv book test unit bench grade exercises sync lab lint clean clean-cache nbval
+
+help:
+	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
+	@echo "make test       set up .venv and run every test (book build included)"
+	@echo "make lab        open the notebooks in JupyterLab"
+	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one)"
+	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
+	@echo "make bench      per-notebook execution times, build times and the NumPy speed ratios"
+	@echo "make lint       ruff over the package, tools, tests and notebooks"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/python tools/build_book.py
+
+test: book
+	$(VENV)/bin/python -m pytest
+
+unit: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not browser and not notebooks"
+
+nbval: $(STAMP)
+	$(VENV)/bin/python -m pytest --nbval-lax --nbval-current-env -p no:randomly chapters/
+
+bench: $(STAMP)
+	$(VENV)/bin/python tools/bench.py
+
+grade: $(STAMP)
+	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb)
+
+exercises: $(STAMP)
+	$(VENV)/bin/python -m flatgap.grading.generate
+
+sync: $(STAMP)
+	$(VENV)/bin/python tools/sync_saved.py --write
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check flatgap tools tests chapters solutions
+
+clean:
+	rm -rf _build/html _build/jupyter_execute
+
+clean-cache:
+	rm -rf _build

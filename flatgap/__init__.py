@@ -1,0 +1,18 @@
+"""flatgap: the helper package of the course *Flatten vs. GlobalAveragePooling2D — from NumPy to Keras*.
+
+Importing it first keeps TensorFlow's start-up log noise out of notebook outputs and selects the
+TensorFlow backend for Keras. Submodules are imported on demand so that ``import flatgap`` stays cheap:
+
+- :mod:`flatgap.data` — scikit-learn's bundled digits as NHWC float32, and generated canvases.
+- :mod:`flatgap.repro` — one call that seeds everything.
+- :mod:`flatgap.plotting` — the course's figure style and image helpers.
+"""
+
+import os as _os
+
+# Must happen before TensorFlow is imported anywhere in the process.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+__version__ = "0.1.0"

@@ -1,0 +1,253 @@
+"""Data for the course, all of it offline and deterministic from a seed.
+
+Two sources:
+
+1. scikit-learn's bundled handwritten digits (1,797 images of 8x8 pixels, shipped inside the package),
+   returned as float32 NHWC arrays in [0, 1] with a fixed stratified train/test split.
+2. Generated canvases: one object (a digit or a simple drawn shape) placed at a chosen or random
+   position on a blank canvas of any size, with its class label and its bounding box. Position,
+   size and translation experiments control exactly where things are.
+
+Shapes follow the channels-last convention (N, H, W, C) throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flatgap._checks import non_negative_int, positive_int, size_pair
+
+SHAPE_NAMES = ("square", "disk", "triangle", "cross")
+"""Class names of the drawn shapes, in label order (label 0 is ``"square"``)."""
+
+
+@dataclass(frozen=True)
+class DigitsSplit:
+    """A train/test split of the digits.
+
+    Attributes:
+        x_train: (N_train, H, W, 1) float32 in [0, 1].
+        y_train: (N_train,) int64 class labels 0..9.
+        x_test: (N_test, H, W, 1) float32 in [0, 1].
+        y_test: (N_test,) int64 class labels 0..9.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True)
+class CanvasSet:
+    """Objects placed on blank canvases.
+
+    Attributes:
+        images: (N, H, W, 1) float32 in [0, 1]; background 0.
+        labels: (N,) int64 class of each object (digit 0..9, or an index into ``SHAPE_NAMES``).
+        boxes: (N, 4) int64 bounding box of each placed patch as (top, left, bottom, right),
+            bottom and right exclusive, in canvas pixels.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    boxes: np.ndarray
+
+
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+    """Enlarge images by an integer factor, repeating each pixel (nearest neighbour).
+
+    Args:
+        images: (N, H, W, C) array.
+        factor: integer >= 1.
+
+    Returns:
+        (N, H * factor, W * factor, C) array of the same dtype; ``factor == 1`` returns the input.
+    """
+    factor = positive_int("factor", factor)
+    if not isinstance(images, np.ndarray) or images.ndim != 4:
+        shape = getattr(images, "shape", type(images).__name__)
+        raise ValueError(f"images must be an array of shape (N, H, W, C), got {shape}")
+    if factor == 1:
+        return images
+    return images.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
+def load_digits_nhwc(upscale_factor: int = 1, test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit:
+    """scikit-learn's bundled digits as float32 NHWC in [0, 1], split into stratified train and test sets.
+
+    No download: the 1,797 images ship inside scikit-learn.
+
+    Args:
+        upscale_factor: integer >= 1; each 8x8 image becomes (8 * factor) x (8 * factor).
+        test_fraction: share of the images held out for testing, strictly between 0 and 1.
+        seed: fixes the split (the default split is the course's fixed split).
+
+    Returns:
+        A :class:`DigitsSplit`; with the defaults, x_train is (1347, 8, 8, 1) and x_test (450, 8, 8, 1).
+
+    Example:
+        >>> split = load_digits_nhwc()
+        >>> split.x_train.shape, split.x_test.shape
+        ((1347, 8, 8, 1), (450, 8, 8, 1))
+    """
+    upscale_factor = positive_int("upscale_factor", upscale_factor)
+    if not isinstance(test_fraction, (float, int)) or isinstance(test_fraction, bool) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
+    seed = non_negative_int("seed", seed)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
+    labels = digits.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, labels, test_size=test_fraction, stratify=labels, random_state=seed
+    )
+    return DigitsSplit(
+        upscale(np.ascontiguousarray(x_train), upscale_factor),
+        y_train,
+        upscale(np.ascontiguousarray(x_test), upscale_factor),
+        y_test,
+    )
+
+
+def draw_shape(name: str, size: int) -> np.ndarray:
+    """Draw one filled shape into a square patch.
+
+    Args:
+        name: one of ``SHAPE_NAMES``.
+        size: side of the patch in pixels, at least 4.
+
+    Returns:
+        (size, size) float32 patch with the shape at 1.0 on a 0.0 background.
+    """
+    if name not in SHAPE_NAMES:
+        raise ValueError(f"name must be one of {SHAPE_NAMES}, got {name!r}")
+    size = positive_int("size", size)
+    if size < 4:
+        raise ValueError(f"size must be at least 4 pixels to draw a recognisable shape, got {size}")
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    centre = size / 2
+    if name == "square":
+        margin = size * 0.15
+        mask = (rows > margin) & (rows < size - margin) & (cols > margin) & (cols < size - margin)
+    elif name == "disk":
+        mask = (rows - centre) ** 2 + (cols - centre) ** 2 <= (size * 0.42) ** 2
+    elif name == "triangle":
+        # apex at the top centre, base along the bottom
+        height = rows / size
+        mask = (np.abs(cols - centre) <= height * size * 0.48) & (rows > size * 0.1) & (rows < size * 0.92)
+    else:  # cross
+        bar = size * 0.16
+        mask = (np.abs(rows - centre) <= bar) | (np.abs(cols - centre) <= bar)
+        mask &= (rows > size * 0.08) & (rows < size * 0.92) & (cols > size * 0.08) & (cols < size * 0.92)
+    return mask.astype(np.float32)
+
+
+def _object_pool(kind: str, object_scale: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Patches (M, s, s) and their labels (M,) to draw objects from."""
+    if kind == "digit":
+        if source not in ("train", "test"):
+            raise ValueError(f"source must be 'train' or 'test', got {source!r}")
+        split = load_digits_nhwc(upscale_factor=object_scale)
+        images, labels = (split.x_train, split.y_train) if source == "train" else (split.x_test, split.y_test)
+        return images[..., 0], labels
+    if kind == "shape":
+        side = 8 * object_scale
+        patches = np.stack([draw_shape(name, side) for name in SHAPE_NAMES])
+        return patches, np.arange(len(SHAPE_NAMES), dtype=np.int64)
+    raise ValueError(f"kind must be 'digit' or 'shape', got {kind!r}")
+
+
+def make_canvases(
+    n: int,
+    canvas_size=32,
+    kind: str = "digit",
+    positions=None,
+    object_scale: int = 1,
+    margin: int = 0,
+    source: str = "train",
+    seed: int = 0,
+) -> CanvasSet:
+    """Place one object on each of ``n`` blank canvases.
+
+    Objects are 8x8 digits from scikit-learn (or drawn shapes of the same size), enlarged by
+    ``object_scale``, so each patch is (8 * object_scale) pixels square.
+
+    Args:
+        n: number of canvases, >= 1.
+        canvas_size: int or (height, width) of each canvas; must fit the patch plus the margins.
+        kind: ``"digit"`` (labels 0..9) or ``"shape"`` (labels index ``SHAPE_NAMES``).
+        positions: ``None`` for uniformly random top-left corners (kept ``margin`` pixels from every
+            border), one ``(top, left)`` pair for all canvases, or an (n, 2) integer array of corners.
+        object_scale: integer >= 1 enlarging each 8x8 object.
+        margin: minimum distance in pixels between a random object and the canvas border.
+        source: which split of the digits the objects come from, ``"train"`` or ``"test"``.
+        seed: fixes the objects drawn and their positions.
+
+    Returns:
+        A :class:`CanvasSet` with images (n, H, W, 1), labels (n,) and boxes (n, 4).
+
+    Example:
+        >>> data = make_canvases(4, canvas_size=(20, 30), seed=1)
+        >>> data.images.shape, data.boxes.shape
+        ((4, 20, 30, 1), (4, 4))
+    """
+    n = positive_int("n", n)
+    height, width = size_pair("canvas_size", canvas_size)
+    object_scale = positive_int("object_scale", object_scale)
+    margin = non_negative_int("margin", margin)
+    seed = non_negative_int("seed", seed)
+    patches, pool_labels = _object_pool(kind, object_scale, source)
+    side = patches.shape[1]
+    free_rows, free_cols = height - side - 2 * margin, width - side - 2 * margin
+    if free_rows < 0 or free_cols < 0:
+        raise ValueError(
+            f"canvas_size {(height, width)} is too small for a {side}x{side} object with margin {margin}: "
+            f"it needs at least {side + 2 * margin} pixels each way"
+        )
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(patches), size=n)
+    if positions is None:
+        corners = np.stack(
+            [rng.integers(0, free_rows + 1, size=n) + margin, rng.integers(0, free_cols + 1, size=n) + margin], axis=1
+        )
+    else:
+        corners = np.asarray(positions)
+        if corners.shape == (2,):
+            corners = np.broadcast_to(corners, (n, 2))
+        if corners.shape != (n, 2) or not np.issubdtype(corners.dtype, np.integer):
+            raise ValueError(f"positions must be None, one (top, left) pair or an ({n}, 2) integer array, got shape {corners.shape}")
+        out_of_range = (corners[:, 0] < 0) | (corners[:, 1] < 0) | (corners[:, 0] > height - side) | (corners[:, 1] > width - side)
+        if out_of_range.any():
+            bad = corners[np.argmax(out_of_range)]
+            raise ValueError(
+                f"position (top={bad[0]}, left={bad[1]}) puts a {side}x{side} object outside a {height}x{width} canvas"
+            )
+    images = np.zeros((n, height, width, 1), dtype=np.float32)
+    for i, (top, left) in enumerate(corners):
+        images[i, top : top + side, left : left + side, 0] = patches[picks[i]]
+    boxes = np.concatenate([corners, corners + side], axis=1).astype(np.int64)
+    return CanvasSet(images, pool_labels[picks].astype(np.int64), boxes)
+
+
+def quadrant_labels(boxes: np.ndarray, canvas_size) -> np.ndarray:
+    """Which quadrant holds each object's centre: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right.
+
+    Args:
+        boxes: (N, 4) boxes as (top, left, bottom, right), as returned by :func:`make_canvases`.
+        canvas_size: int or (height, width) of the canvases.
+
+    Returns:
+        (N,) int64 quadrant labels.
+    """
+    height, width = size_pair("canvas_size", canvas_size)
+    boxes = np.asarray(boxes)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
+    centre_row = (boxes[:, 0] + boxes[:, 2]) / 2
+    centre_col = (boxes[:, 1] + boxes[:, 3]) / 2
+    return ((centre_row >= height / 2).astype(np.int64) * 2 + (centre_col >= width / 2)).astype(np.int64)

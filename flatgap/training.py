@@ -1,0 +1,125 @@
+"""Training runners for the experiments: quiet, seeded, and fast on a laptop CPU.
+
+A small model on a CPU is overhead-bound, so ``fit`` runs several steps per call
+(``steps_per_execution``) and prints nothing; the runners print one short line per run instead of
+Keras's epoch logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from flatgap._checks import non_negative_int, positive_int
+
+
+def compile_classifier(model, learning_rate: float = 1e-3, steps_per_execution: int = 8):
+    """Compile for integer labels: Adam, sparse categorical cross-entropy, accuracy. Returns the model."""
+    import keras
+
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=positive_int("steps_per_execution", steps_per_execution),
+    )
+    return model
+
+
+def fit_quietly(model, x, y, epochs: int, batch_size: int = 64, validation_data=None, seed: int = 0) -> dict:
+    """Fit a compiled model without Keras's progress output.
+
+    Args:
+        model: a compiled ``keras.Model``.
+        x: (N, H, W, C) float32 images. y: (N,) integer labels.
+        epochs: passes over the data. batch_size: images per step.
+        validation_data: optional (x_val, y_val), evaluated after every epoch.
+        seed: shuffling seed (passed through ``keras.utils.set_random_seed``).
+
+    Returns:
+        The history dict: ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}``
+        with one entry per epoch, plus ``"seconds"``: the wall time of the fit.
+    """
+    import keras
+
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 4 or len(x) != len(y):
+        raise ValueError(f"x must be (N, H, W, C) with one label per image, got x {x.shape} and y {y.shape}")
+    keras.utils.set_random_seed(non_negative_int("seed", seed))
+    start = time.perf_counter()
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data, verbose=0)
+    result = {key: [float(v) for v in values] for key, values in history.history.items()}
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def run_over_seeds(
+    build: Callable[[str], object],
+    heads: Sequence[str],
+    seeds: Sequence[int],
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    verbose: bool = True,
+) -> list[dict]:
+    """Train one model per (head, seed) and evaluate it.
+
+    Args:
+        build: ``build(head)`` returns a fresh uncompiled model (called after seeding).
+        heads: head names. seeds: one run per seed and head.
+        train, test: (images, labels) pairs; ``test`` is also the per-epoch validation set.
+        epochs, batch_size, learning_rate: training settings.
+        verbose: print one line per run.
+
+    Returns:
+        One dict per run: head, seed, history (per-epoch curves), train_accuracy, test_accuracy,
+        gap (train minus test accuracy), params, seconds.
+    """
+    import keras
+
+    if not heads or not seeds:
+        raise ValueError("heads and seeds must each name at least one entry")
+    runs = []
+    for head in heads:
+        for seed in seeds:
+            keras.utils.set_random_seed(non_negative_int("seed", seed))
+            model = compile_classifier(build(head), learning_rate)
+            history = fit_quietly(model, *train, epochs=epochs, batch_size=batch_size, validation_data=test, seed=seed)
+            train_acc = float(model.evaluate(*train, verbose=0, batch_size=256)[1])
+            test_acc = float(model.evaluate(*test, verbose=0, batch_size=256)[1])
+            runs.append(
+                {
+                    "head": head,
+                    "seed": seed,
+                    "history": history,
+                    "train_accuracy": train_acc,
+                    "test_accuracy": test_acc,
+                    "gap": train_acc - test_acc,
+                    "params": int(model.count_params()),
+                    "seconds": history["seconds"],
+                }
+            )
+            if verbose:
+                print(f"{head:>16} seed {seed}: train {train_acc:.3f}  test {test_acc:.3f}  ({history['seconds']:.1f} s)")
+    return runs
+
+
+def summarize(runs: list[dict], key: str) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation of ``run[key]`` for each head: ``{head: (mean, std)}``."""
+    if not runs:
+        raise ValueError("runs is empty")
+    if key not in runs[0]:
+        raise ValueError(f"key must be one of {sorted(k for k in runs[0] if k != 'history')}, got {key!r}")
+    out = {}
+    for head in dict.fromkeys(run["head"] for run in runs):
+        values = np.array([run[key] for run in runs if run["head"] == head], dtype=float)
+        out[head] = (float(values.mean()), float(values.std()))
+    return out

@@ -1,0 +1,113 @@
+"""Small notebook tools for authors.
+
+* ``setup_cell_source()`` — the first code cell every notebook carries: on Colab or Binder it installs the
+  helper package from the repository named in ``_config.yml`` (the one place the URL is set); locally the
+  package is already installed and nothing happens.
+* ``python tools/nbtools.py new SOURCE.py NOTEBOOK.ipynb`` — write a notebook (without outputs) from a
+  percent-format script: cells start at ``# %%`` (code) or ``# %% [markdown]`` (markdown, each line
+  prefixed with ``# ``); ``# %% tags=["graded"]`` sets cell tags. The set-up cell is inserted after the
+  first markdown cell unless the script already has it.
+* ``python tools/nbtools.py setup-cells`` — rewrite the set-up cell of every notebook after the URL changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SETUP_MARK = "# Set-up for Colab and Binder"
+NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
+
+
+def repository_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+def setup_cell_source() -> str:
+    return (
+        f"{SETUP_MARK}: installs the course's helper package when it is missing (locally it is installed).\n"
+        "try:\n"
+        "    import flatgap\n"
+        "except ImportError:\n"
+        f'    %pip install --quiet "flatgap @ git+{repository_url()}"\n'
+        "    import flatgap"
+    )
+
+
+def is_setup_cell(cell) -> bool:
+    return cell.cell_type == "code" and cell.source.startswith(SETUP_MARK)
+
+
+def notebook_from_percent(text: str) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    header = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
+    cells: list[tuple[str, list[str], list[str]]] = []
+    for line in text.splitlines():
+        match = header.match(line)
+        if match:
+            cells.append(("markdown" if match.group("md") else "code", json.loads(match.group("tags") or "[]"), []))
+        elif cells:
+            cells[-1][2].append(line)
+    for kind, tags, lines in cells:
+        if kind == "markdown":
+            lines = [ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in lines]
+        source = "\n".join(lines).strip("\n")
+        if not source:
+            continue
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
+        cell.pop("id", None)
+        if tags:
+            cell.metadata["tags"] = tags
+        notebook.cells.append(cell)
+    if not any(is_setup_cell(c) for c in notebook.cells):
+        first_markdown = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), -1)
+        setup = nbformat.v4.new_code_cell(setup_cell_source())
+        setup.pop("id", None)
+        notebook.cells.insert(first_markdown + 1, setup)
+    return notebook
+
+
+def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Write without outputs, with stable cell ids (diff-friendly)."""
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"{Path(path).stem[:40]}-{index:03d}".replace("_", "-")
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    notebook.nbformat, notebook.nbformat_minor = 4, 5
+    Path(path).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
+def rewrite_setup_cells() -> None:
+    for folder in NOTEBOOK_DIRS:
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            notebook = nbformat.read(path, as_version=4)
+            for cell in notebook.cells:
+                if is_setup_cell(cell):
+                    cell.source = setup_cell_source()
+            write_notebook(notebook, path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "new":
+        write_notebook(notebook_from_percent(Path(argv[1]).read_text()), Path(argv[2]))
+        return 0
+    if argv == ["setup-cells"]:
+        rewrite_setup_cells()
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
