@@ -1,0 +1,179 @@
+"""Translation, measured: shift images with zero fill and see how a classifier's outputs change.
+
+Two pieces:
+
+- :func:`shift_images` moves every image of a batch by (dy, dx) pixels; what leaves the canvas is lost
+  and what enters is zero (the background of the course's canvases), so nothing wraps around.
+- :func:`shift_robustness` runs a classifier on shifted copies of a test set and reports, per shift,
+  the accuracy, the fraction of predictions that did not change, and how far the output probabilities
+  moved (mean and maximum absolute change).
+
+Shapes are channels-last: images (N, H, W, C), probabilities (N, K).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from flatgap._checks import nhwc
+
+
+def _shift_amount(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer number of pixels, got {value!r}")
+    return int(value)
+
+
+def shift_images(images: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
+    """Translate every image by ``dy`` rows (down if positive) and ``dx`` columns (right if positive).
+
+    Pixels shifted past the border are dropped; the vacated rows and columns are filled with zeros.
+    Shifting by the full height or width (or more) leaves an all-zero image.
+
+    Args:
+        images: (N, H, W, C) array.
+        dy: integer shift along H; positive moves content down.
+        dx: integer shift along W; positive moves content right.
+
+    Returns:
+        A new (N, H, W, C) array of the same dtype.
+
+    Example:
+        >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+        >>> shift_images(x, dx=1)[0, :, :, 0]
+        array([[0., 0., 1.],
+               [0., 3., 4.],
+               [0., 6., 7.]], dtype=float32)
+    """
+    images = nhwc("images", images)
+    dy, dx = _shift_amount("dy", dy), _shift_amount("dx", dx)
+    height, width = images.shape[1:3]
+    out = np.zeros_like(images)
+    if abs(dy) >= height or abs(dx) >= width:
+        return out
+    src_rows = slice(max(0, -dy), height - max(0, dy))
+    dst_rows = slice(max(0, dy), height - max(0, -dy))
+    src_cols = slice(max(0, -dx), width - max(0, dx))
+    dst_cols = slice(max(0, dx), width - max(0, -dx))
+    out[:, dst_rows, dst_cols] = images[:, src_rows, src_cols]
+    return out
+
+
+def _as_offsets(shifts) -> list[tuple[int, int]]:
+    """Shifts as (dy, dx) pairs: an int k means a horizontal shift (0, k)."""
+    if isinstance(shifts, (str, bytes)) or not isinstance(shifts, Sequence) or len(shifts) == 0:
+        raise ValueError(f"shifts must be a non-empty sequence of ints or (dy, dx) pairs, got {shifts!r}")
+    offsets = []
+    for item in shifts:
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            offsets.append((_shift_amount("dy", item[0]), _shift_amount("dx", item[1])))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            offsets.append((0, int(item)))
+        else:
+            raise ValueError(f"each shift must be an int (horizontal) or a (dy, dx) pair of ints, got {item!r}")
+    return offsets
+
+
+def _probabilities(predict, images: np.ndarray) -> np.ndarray:
+    if hasattr(predict, "predict"):
+        probs = predict.predict(images, verbose=0, batch_size=512)
+    elif callable(predict):
+        probs = predict(images)
+    else:
+        raise ValueError(f"predict must be a Keras model or a callable, got {type(predict).__name__}")
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or len(probs) != len(images):
+        raise ValueError(f"predict must return (N, K) probabilities for N={len(images)} images, got shape {probs.shape}")
+    return probs
+
+
+def shift_robustness(
+    predict: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    labels: np.ndarray,
+    shifts,
+) -> dict[str, np.ndarray]:
+    """Measure how a classifier's outputs change when its test images are shifted.
+
+    For each shift the images are moved with :func:`shift_images` and classified again; the outputs are
+    compared with those on the unshifted images.
+
+    Args:
+        predict: a Keras model (its ``predict`` is called quietly) or a callable mapping (N, H, W, C)
+            images to (N, K) class probabilities.
+        images: (N, H, W, C) unshifted test images.
+        labels: (N,) integer true classes.
+        shifts: a sequence of ints (horizontal shifts, positive = right) or of (dy, dx) pairs.
+
+    Returns:
+        A dict of arrays, one entry per shift, in the order given:
+
+        - ``"shift"``: (S, 2) the (dy, dx) of each shift;
+        - ``"accuracy"``: (S,) accuracy on the shifted images;
+        - ``"unchanged"``: (S,) fraction of images whose predicted class equals the unshifted prediction;
+        - ``"mean_abs_change"``: (S,) mean over images and classes of |p_shifted - p_unshifted|;
+        - ``"max_abs_change"``: (S,) the largest such change over all images and classes.
+
+    Example:
+        >>> x = np.zeros((2, 6, 6, 1), np.float32); x[:, 2:4, 2:4] = 1
+        >>> result = shift_robustness(lambda im: np.stack([im.mean((1, 2, 3)), 1 - im.mean((1, 2, 3))], 1),
+        ...                           x, np.array([1, 1]), [0, 1, 2])
+        >>> result["unchanged"].tolist(), float(result["max_abs_change"].max())
+        ([1.0, 1.0, 1.0], 0.0)
+    """
+    images = nhwc("images", images)
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), one class per image, got {labels.shape}")
+    offsets = _as_offsets(shifts)
+    reference = _probabilities(predict, images)
+    reference_class = reference.argmax(axis=1)
+    accuracy, unchanged, mean_change, max_change = [], [], [], []
+    for dy, dx in offsets:
+        probs = reference if (dy, dx) == (0, 0) else _probabilities(predict, shift_images(images, dy, dx))
+        if probs.shape != reference.shape:
+            raise ValueError(f"predict returned shape {probs.shape} for shifted images, {reference.shape} before")
+        predicted = probs.argmax(axis=1)
+        change = np.abs(probs - reference)
+        accuracy.append(float(np.mean(predicted == labels)))
+        unchanged.append(float(np.mean(predicted == reference_class)))
+        mean_change.append(float(change.mean()))
+        max_change.append(float(change.max()))
+    return {
+        "shift": np.array(offsets, dtype=np.int64),
+        "accuracy": np.array(accuracy),
+        "unchanged": np.array(unchanged),
+        "mean_abs_change": np.array(mean_change),
+        "max_abs_change": np.array(max_change),
+    }
+
+
+def free_shift(boxes: np.ndarray, canvas_size) -> dict[str, int]:
+    """How far every object can move in each direction before any of them touches the canvas border.
+
+    Args:
+        boxes: (N, 4) boxes (top, left, bottom, right), bottom and right exclusive, as returned by
+            :func:`flatgap.data.make_canvases`.
+        canvas_size: int or (height, width) of the canvases.
+
+    Returns:
+        ``{"up": ..., "down": ..., "left": ..., "right": ...}``: the largest shift in pixels that keeps
+        every object fully on the canvas.
+    """
+    from flatgap._checks import size_pair
+
+    height, width = size_pair("canvas_size", canvas_size)
+    boxes = np.asarray(boxes)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) == 0:
+        raise ValueError(f"boxes must have shape (N, 4) with N >= 1, got {boxes.shape}")
+    top, left, bottom, right = boxes.T
+    if top.min() < 0 or left.min() < 0 or bottom.max() > height or right.max() > width:
+        raise ValueError(f"boxes must lie inside the {height}x{width} canvas")
+    return {
+        "up": int(top.min()),
+        "down": int(height - bottom.max()),
+        "left": int(left.min()),
+        "right": int(width - right.max()),
+    }
