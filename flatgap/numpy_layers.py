@@ -32,9 +32,11 @@ def conv_output_length(size: int, kernel: int, stride: int, padding: str) -> tup
     Returns:
         (out, pad_before, pad_after).
     """
+    if padding not in ("valid", "same"):
+        raise ValueError(f"conv_output_length: padding must be 'valid' or 'same', got {padding!r}")
     if padding == "valid":
         if size < kernel:
-            raise ValueError(f"conv2d: a kernel of length {kernel} does not fit an input of length {size} with padding='valid'")
+            raise ValueError(f"conv_output_length: a kernel of length {kernel} does not fit an input of length {size} with padding='valid'")
         return (size - kernel) // stride + 1, 0, 0
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
@@ -54,6 +56,11 @@ def _conv_geometry(fn: str, x, w, b, stride, padding) -> tuple[int, int, int, in
         raise ValueError(f"{fn}: stride must be a positive integer, got {stride!r}")
     if padding not in ("valid", "same"):
         raise ValueError(f"{fn}: padding must be 'valid' or 'same', got {padding!r}")
+    if padding == "valid" and (w.shape[0] > x.shape[1] or w.shape[1] > x.shape[2]):
+        raise ValueError(
+            f"{fn}: the {w.shape[0]}x{w.shape[1]} kernel does not fit the {x.shape[1]}x{x.shape[2]} input with padding='valid' "
+            "(use padding='same' or a larger input)"
+        )
     oh, top, bottom = conv_output_length(x.shape[1], w.shape[0], int(stride), padding)
     ow, left, right = conv_output_length(x.shape[2], w.shape[1], int(stride), padding)
     return oh, ow, top, bottom, left, right
@@ -93,14 +100,14 @@ def im2col(xp, kh: int, kw: int, stride: int, oh: int, ow: int) -> np.ndarray:
         kh, kw: window size; stride: step between windows; oh, ow: number of windows down and across.
 
     Returns:
-        cols of shape (N, OH, OW, KH, KW, C); cols[n, i, j] is the window whose top-left corner is
-        xp[n, i * stride, j * stride]. Built with KH * KW strided slice copies, one per kernel tap.
+        cols of shape (N, OH, OW, KH, KW, C), a new C-contiguous array; cols[n, i, j] is the window whose
+        top-left corner is xp[n, i * stride, j * stride]. ``cols.reshape(N * OH * OW, KH * KW * C)`` is the
+        im2col matrix (a free reshape, no copy).
     """
-    cols = np.empty((xp.shape[0], oh, ow, kh, kw, xp.shape[3]), dtype=xp.dtype)
-    for di in range(kh):
-        for dj in range(kw):
-            cols[:, :, :, di, dj, :] = xp[:, di : di + stride * (oh - 1) + 1 : stride, dj : dj + stride * (ow - 1) + 1 : stride, :]
-    return cols
+    _check_array("im2col", "xp", xp, 4, "(N, Hp, Wp, C)")
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))  # (N, Hp-KH+1, Wp-KW+1, C, KH, KW), a view
+    windows = windows[:, : stride * (oh - 1) + 1 : stride, : stride * (ow - 1) + 1 : stride]  # keep every stride-th window
+    return np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))  # the one copy: (N, OH, OW, KH, KW, C)
 
 
 def conv2d_forward(x, w, b, stride=1, padding="valid"):
@@ -122,7 +129,7 @@ def conv2d_forward(x, w, b, stride=1, padding="valid"):
     kh, kw, c, f = w.shape
     xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     cols = im2col(xp, kh, kw, int(stride), oh, ow).reshape(-1, kh * kw * c)
-    out = (cols @ w.reshape(-1, f) + b).reshape(x.shape[0], oh, ow, f)
+    out = (cols @ w.reshape(-1, f) + b).reshape(x.shape[0], oh, ow, f)  # (N*OH*OW, KH*KW*C) @ (KH*KW*C, F)
     cache = {"x_shape": x.shape, "w": w, "cols": cols, "stride": int(stride), "pads": (top, bottom, left, right)}
     return out, cache
 

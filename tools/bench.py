@@ -31,7 +31,11 @@ def notebook_times() -> list[tuple[str, float]]:
 
 def main() -> int:
     if not CACHE.exists():
-        print("No execution cache yet: run `make book` first.")
+        print("No execution cache yet: run `make book` first for notebook and build times.")
+        if importlib.util.find_spec("flatgap.bench"):
+            from flatgap import bench
+
+            bench.main()
         return 1
     rows = notebook_times()
     width = max(len(name) for name, _ in rows)
