@@ -40,7 +40,7 @@ test: book
 	$(VENV)/bin/python -m pytest
 
 unit: $(STAMP)
-	$(VENV)/bin/python -m pytest -m "not browser and not notebooks"
+	$(VENV)/bin/python -m pytest -m "not browser and not notebooks and not book"
 
 nbval: $(STAMP)
 	$(VENV)/bin/python -m pytest --nbval-lax --nbval-current-env -p no:randomly chapters/

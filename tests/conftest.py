@@ -1,0 +1,67 @@
+"""Fixtures shared by the test modules: where the book's sources and its built HTML are.
+
+The built book is read from ``_build/html`` of the repository (``make test`` builds it first). Set
+``FLATGAP_HTML_DIR`` to test another build, for example a scratch copy of the book:
+``FLATGAP_HTML_DIR=/tmp/copy/_build/html pytest tests/test_html.py``. Jupyter Book always builds into
+``<book>/_build/html``, so the sources (``_toc.yml``) of that build are read from two folders up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    # Tests that read the built book. `make test` builds it first; `pytest -m "not book"` leaves them out.
+    # (Registered here so that the marker works before pyproject.toml lists it; listing it twice is harmless.)
+    config.addinivalue_line("markers", "book: reads the built book in _build/html (run `make book` first)")
+
+
+def _html_dir() -> Path:
+    return Path(os.environ.get("FLATGAP_HTML_DIR") or ROOT / "_build" / "html").resolve()
+
+
+@pytest.fixture(scope="session")
+def html_dir() -> Path:
+    """The built HTML book; fails (never skips) with a clear message when it has not been built."""
+    path = _html_dir()
+    if not (path / "index.html").is_file():
+        pytest.fail(f"no built book at {path}: run `make book` first (`make test` does it for you)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def book_dir(html_dir: Path) -> Path:
+    """The sources of the book that was built into ``html_dir`` (the folder holding ``_toc.yml``)."""
+    return html_dir.parent.parent
+
+
+def _files(entries: list[dict]) -> list[str]:
+    """The files of toc entries and of their nested sections, in reading order."""
+    names = []
+    for entry in entries:
+        if "file" in entry:
+            names.append(entry["file"])
+        names += _files(entry.get("sections", []))
+    return names
+
+
+@pytest.fixture(scope="session")
+def toc_parts(book_dir: Path) -> list[tuple[str, list[str]]]:
+    """The parts of ``_toc.yml``: (caption, [docname, ...]) in reading order; one part when the toc has none."""
+    toc = yaml.safe_load((book_dir / "_toc.yml").read_text())
+    parts = toc.get("parts") or [{"caption": "", "chapters": toc.get("chapters", [])}]
+    return [(part.get("caption", ""), _files(part.get("chapters", []))) for part in parts]
+
+
+@pytest.fixture(scope="session")
+def toc_docnames(book_dir: Path, toc_parts) -> list[str]:
+    """Every page of the table of contents in reading order, as Sphinx docnames ("intro", "chapters/01_x")."""
+    root = yaml.safe_load((book_dir / "_toc.yml").read_text())["root"]
+    return [root] + [name for _, names in toc_parts for name in names]

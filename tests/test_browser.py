@@ -1,0 +1,350 @@
+"""The built book in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+``_build/html`` is served on 127.0.0.1 (a free port) and every page of the table of contents is opened once
+in one browser (the ``visits`` fixture); the tests then check what a reader sees:
+
+* each page loads, shows its title heading (h1) and raises no console error;
+* every figure of a notebook page is a loaded image, and each experiment chapter shows at least one plot;
+* a collapsed self-check answer opens when its title is clicked;
+* the search page finds "GlobalAveragePooling2D";
+* an exercise page's launch buttons (Colab, Binder) and its download link give the exercise notebook,
+  never the solution;
+* screenshots of the front page and of the first page of each part go to ``_build/screenshots/`` for people
+  to look at.
+
+The browser never goes online: requests to other hosts are aborted, so the tests are the same with or
+without a network (math therefore shows as TeX source in the screenshots: MathJax comes from a CDN).
+Playwright drives ``/usr/bin/chromium``; it never downloads a browser. Without Chromium the tests are
+skipped, except in CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.browser, pytest.mark.book]
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = "install Debian's Chromium with `sudo apt-get install chromium` (Playwright drives /usr/bin/chromium)"
+EXPERIMENT_PAGE = re.compile(r"^chapters/1[1-6]_")
+TIMEOUT_MS = 20_000
+
+# Every URL that is not on 127.0.0.1: the tests abort these requests.
+OTHER_HOSTS = re.compile(r"^(?!https?://127\.0\.0\.1[:/])[a-z][a-z0-9+.-]*://", re.I)
+# External scripts the theme loads by itself. MathJax 3: Sphinx's math extension adds it to every page that
+# shows math ($...$). Thebe: sphinx-thebe's live-code bundle, loaded only if thebe is switched on.
+THEME_CDN_SCRIPTS = ("https://cdn.jsdelivr.net/npm/mathjax@3/", "https://unpkg.com/thebe@")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+# --- console errors --------------------------------------------------------------------------------------
+
+
+def is_known_theme_error(text: str, url: str) -> bool:
+    """Console errors that are not the book's fault; each one named, with the reason it is allowed."""
+    # The tests abort every request to another host (they run offline); Chromium then logs
+    # "Failed to load resource: net::ERR_FAILED" with the aborted URL as the message's location. Allowed
+    # only for the CDN scripts the theme itself asks for (THEME_CDN_SCRIPTS); any other external resource
+    # (a remote image, a font, a script a chapter embeds) is an error: the book must work offline.
+    if text == "Failed to load resource: net::ERR_FAILED" and (url or "").startswith(THEME_CDN_SCRIPTS):
+        return True
+    # sphinx-thebe 0.3 adds its inline configuration script (`const THEBE_JS_URL = ...`) with
+    # app.add_js_file() from the env-before-read-docs event, and Jupyter Book 1.0's build emits that script
+    # twice on every page; the second copy throws this SyntaxError. Thebe (live code) is not enabled in this
+    # book, so nothing uses THEBE_JS_URL, and the first copy defines it anyway. Upstream bug, not the book's.
+    if text == "uncaught: Identifier 'THEBE_JS_URL' has already been declared":
+        return True
+    # pydata-sphinx-theme 0.17 reads the colour mode from localStorage; on the first page that a fresh
+    # browser profile opens it finds none, logs this, and stores "auto". A reader's browser does the same once.
+    if text == "Got invalid theme mode: . Resetting to auto." and "/_static/scripts/pydata-sphinx-theme.js" in url:
+        return True
+    return False
+
+
+# --- the server and the browser (one of each per session) ------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # the signature of the method it overrides
+        pass
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a tab closed in the middle of a response (BrokenPipeError); the browser reports what matters
+
+
+@pytest.fixture(scope="session")
+def base_url(html_dir):
+    """``_build/html`` served on a free port of 127.0.0.1 while the session lasts."""
+    handler = functools.partial(QuietHandler, directory=str(html_dir))
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    problem = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "the playwright package is missing (it is pinned in requirements.txt: run `make venv`)"
+    if problem is None and not CHROMIUM.is_file():
+        problem = f"no Chromium at {CHROMIUM}: {INSTALL_HINT}"
+    if problem:
+        if in_ci():
+            pytest.fail(f"browser tests must run in CI, but {problem}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {problem}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def context(browser):
+    """One browser context (like one browser profile) that never leaves 127.0.0.1."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, service_workers="block")
+    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.route(OTHER_HOSTS, lambda route: route.abort())
+    yield ctx
+    ctx.close()
+
+
+class Tab:
+    """One browser tab that keeps the console errors of the page it shows (one tab is reused: it is faster)."""
+
+    def __init__(self, context) -> None:
+        self.page = context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", self._on_page_error)
+
+    def open(self, url: str):
+        """Go to ``url``, wait until it has loaded; returns the response. ``errors`` starts empty."""
+        self.errors = []
+        return self.page.goto(url, wait_until="load")
+
+    def close(self) -> None:
+        self.page.close()
+
+    def _on_console(self, message) -> None:
+        where = message.location.get("url", "")
+        if message.type == "error" and not is_known_theme_error(message.text, where):
+            self.errors.append(f"console: {message.text} ({where})")
+
+    def _on_page_error(self, error) -> None:
+        text = f"uncaught: {error.message}"
+        if not is_known_theme_error(text, ""):
+            self.errors.append(text)
+
+
+# --- one visit per page ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Visit:
+    docname: str
+    status: int | None
+    title: str = ""
+    h1: str = ""
+    errors: list[str] = field(default_factory=list)
+    images: list[dict] = field(default_factory=list)  # {src, width (natural, 0 = not loaded), plot}
+
+
+# Waits for every image of the article (lazy ones included), then reports each one.
+LOAD_IMAGES = """async () => {
+    const images = Array.from(document.querySelectorAll('article.bd-article img'));
+    await Promise.all(images.map(img => {
+        img.loading = 'eager';
+        return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+    }));
+    return images.map(img => ({src: img.getAttribute('src'), width: img.naturalWidth,
+                               plot: img.closest('.cell_output') !== null}));
+}"""
+
+
+def screenshot_plan(toc_docnames, toc_parts) -> dict[str, str]:
+    """docname -> screenshot file name: the front page, and the first page of each part."""
+    plan = {toc_docnames[0]: "00_front_page.png"}
+    for index, (caption, names) in enumerate(toc_parts, start=1):
+        if names:
+            slug = re.sub(r"[^a-z0-9]+", "_", caption.lower()).strip("_") or "part"
+            plan.setdefault(names[0], f"{index:02d}_{slug}.png")
+    return plan
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(html_dir) -> Path:
+    folder = html_dir.parent / "screenshots"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def visits(context, base_url, toc_docnames, toc_parts, screenshot_dir) -> dict[str, Visit]:
+    """Open every page of the table of contents once, record what the checks need, take the screenshots."""
+    shots = screenshot_plan(toc_docnames, toc_parts)
+    records = {}
+    tab = Tab(context)
+    page = tab.page
+    for docname in toc_docnames:
+        response = tab.open(f"{base_url}{docname}.html")
+        visit = Visit(docname, response.status if response else None)
+        if visit.status == 200:
+            visit.title = page.title()
+            heading = page.locator("article.bd-article h1").first
+            visit.h1 = heading.text_content().replace("#", "").strip() if heading.count() else ""
+            visit.images = page.evaluate(LOAD_IMAGES)
+            if docname in shots:
+                page.screenshot(path=str(screenshot_dir / shots[docname]))
+        visit.errors = tab.errors
+        records[docname] = visit
+    tab.close()
+    return records
+
+
+def notebook_pages(book_dir: Path, docnames) -> list[str]:
+    return [name for name in docnames if (book_dir / f"{name}.ipynb").is_file()]
+
+
+# --- the tests -------------------------------------------------------------------------------------------
+
+
+def test_every_toc_page_loads_with_its_title_heading(visits):
+    problems = []
+    for name, visit in visits.items():
+        if visit.status != 200:
+            problems.append(f"{name}: HTTP status {visit.status}")
+        elif not visit.h1:
+            problems.append(f"{name}: no title heading (h1) in the article")
+        elif not visit.title.startswith(visit.h1):
+            problems.append(f"{name}: the h1 {visit.h1!r} does not start the window title {visit.title!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_raises_a_console_error(visits):
+    errors = [f"{name}: {error}" for name, visit in visits.items() for error in visit.errors]
+    assert not errors, "console errors:\n" + "\n".join(errors)
+
+
+def test_every_figure_of_a_notebook_page_is_a_loaded_image(visits, book_dir):
+    broken = [f"{name}: {image['src']}" for name in notebook_pages(book_dir, visits)
+              for image in visits[name].images if image["width"] == 0]
+    assert not broken, "images that did not load (naturalWidth 0):\n" + "\n".join(broken)
+
+
+def test_every_experiment_chapter_shows_a_plot(visits):
+    experiments = [name for name in visits if EXPERIMENT_PAGE.match(name)]
+    assert experiments, "no experiment chapter (chapters/11_* to 16_*) in the table of contents"
+    without = [name for name in experiments if not any(i["plot"] and i["width"] > 0 for i in visits[name].images)]
+    assert not without, f"experiment chapters without a plot (an image in a cell output): {without}"
+
+
+DROPDOWN = re.compile(r'class="(?=[^"]*\bdropdown\b)(?=[^"]*\badmonition\b)[^"]*"')
+
+
+def test_a_collapsed_answer_opens_when_clicked(context, base_url, html_dir, toc_docnames):
+    pages = [html_dir / f"{name}.html" for name in toc_docnames]
+    with_dropdown = [p for p in pages if p.is_file() and DROPDOWN.search(p.read_text(encoding="utf-8"))]
+    assert with_dropdown, "no page has a collapsed answer (an {admonition} with :class: dropdown)"
+    name = with_dropdown[0].relative_to(html_dir).as_posix()
+    tab = Tab(context)
+    tab.open(f"{base_url}{name}")
+    page = tab.page
+    dropdown = page.locator("article.bd-article .admonition.dropdown").first
+    body = dropdown.locator(":scope > :not(.admonition-title)").first
+    body.wait_for(state="hidden")  # the toggle script collapses it when the page loads
+    dropdown.locator(".admonition-title").click()
+    body.wait_for(state="visible")
+    assert body.text_content().strip(), f"{name}: the opened answer is empty"
+    assert not tab.errors, tab.errors
+    tab.close()
+
+
+def test_search_finds_globalaveragepooling2d(context, base_url):
+    tab = Tab(context)
+    tab.open(f"{base_url}search.html?q=GlobalAveragePooling2D")
+    # Sphinx's search fills in its summary ("Search finished, found N page(s) ...") when it is done.
+    tab.page.wait_for_function("() => document.querySelector('#search-results .search-summary')?.innerText.trim()")
+    hits = tab.page.locator("#search-results ul.search li")
+    assert hits.count() >= 1, "the search found nothing for GlobalAveragePooling2D"
+    assert not tab.errors, tab.errors
+    tab.close()
+
+
+def test_exercise_pages_launch_and_download_the_exercise_notebook(context, base_url, book_dir, toc_docnames):
+    exercises = [n for n in notebook_pages(book_dir, toc_docnames) if n.startswith("exercises/")]
+    assert exercises, "no exercise notebook in the table of contents"
+    repository = urlsplit(yaml.safe_load((book_dir / "_config.yml").read_text())["repository"]["url"]).path.strip("/")
+    problems = []
+    tab = Tab(context)
+    page = tab.page
+    for name in exercises:
+        tab.open(f"{base_url}{name}.html")
+        launch = page.eval_on_selector_all(".dropdown-launch-buttons a", "links => links.map(a => a.href)")
+        download = page.eval_on_selector_all(".btn-download-source-button", "links => links.map(a => a.href)")
+        if len(launch) < 2:
+            problems.append(f"{name}: expected Colab and Binder launch buttons, found {launch}")
+        for url in launch:
+            if repository not in url or f"{name}.ipynb" not in url or "solutions" in url:
+                problems.append(f"{name}: launch link {url} does not open {repository}'s {name}.ipynb")
+        if len(download) != 1 or not download[0].endswith(f"_sources/{name}.ipynb"):
+            problems.append(f"{name}: download links {download}, expected one to _sources/{name}.ipynb")
+        elif json.loads(page.request.get(download[0]).body()) != json.loads((book_dir / f"{name}.ipynb").read_bytes()):
+            problems.append(f"{name}: the downloaded notebook is not {name}.ipynb")
+    tab.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_screenshots_of_the_front_page_and_each_part(visits, screenshot_dir, toc_docnames, toc_parts):
+    expected = sorted(screenshot_plan(toc_docnames, toc_parts).values())
+    written = sorted(p.name for p in screenshot_dir.glob("*.png"))
+    assert written == expected, f"screenshots in {screenshot_dir}: {written}, expected {expected}"
+    small = [name for name in written if (screenshot_dir / name).stat().st_size < 10_000]
+    assert not small, f"screenshots that look empty (under 10 kB): {small}"
+
+
+def test_only_the_named_theme_errors_are_allowed():
+    """The allow-list is narrow: the same messages from anywhere else are errors."""
+    local = "http://127.0.0.1:8000/_images/figure.png"
+    failed = "Failed to load resource: net::ERR_FAILED"
+    assert is_known_theme_error(failed, "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js")
+    assert not is_known_theme_error(failed, "https://example.org/figure.png")
+    assert not is_known_theme_error(failed, local)
+    assert not is_known_theme_error("Failed to load resource: the server responded with a status of 404", local)
+    assert is_known_theme_error("uncaught: Identifier 'THEBE_JS_URL' has already been declared", "")
+    assert not is_known_theme_error("uncaught: Identifier 'model' has already been declared", "")
+    assert not is_known_theme_error("Got invalid theme mode: . Resetting to auto.", "http://127.0.0.1:8000/intro.html")
