@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from flatgap._checks import nhwc
+from flatgap._checks import nhwc, size_pair
 
 
 def _shift_amount(name: str, value) -> int:
@@ -162,8 +162,6 @@ def free_shift(boxes: np.ndarray, canvas_size) -> dict[str, int]:
         ``{"up": ..., "down": ..., "left": ..., "right": ...}``: the largest shift in pixels that keeps
         every object fully on the canvas.
     """
-    from flatgap._checks import size_pair
-
     height, width = size_pair("canvas_size", canvas_size)
     boxes = np.asarray(boxes)
     if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) == 0:
