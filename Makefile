@@ -7,7 +7,6 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 # Keep the two cores for one notebook at a time; Keras on a small model is overhead-bound anyway.
 export OMP_NUM_THREADS ?= 2
 

@@ -87,7 +87,6 @@ def build_classifier(
         >>> model.output_shape
         (None, 10)
     """
-    import flatgap  # noqa: F401
     import keras
 
     if head not in HEADS:

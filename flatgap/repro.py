@@ -28,7 +28,6 @@ def seed_everything(seed: int = 0, deterministic_ops: bool = True) -> int:
     seed = non_negative_int("seed", seed)
     random.seed(seed)
     np.random.seed(seed)
-    import flatgap  # noqa: F401  (quiet TensorFlow before it loads)
     import keras
     import tensorflow as tf
 
