@@ -78,14 +78,10 @@ def notebook_from_percent(text: str) -> nbformat.NotebookNode:
 
 
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write without outputs, with stable cell ids (diff-friendly)."""
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"{Path(path).stem[:40]}-{index:03d}".replace("_", "-")
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    notebook.nbformat, notebook.nbformat_minor = 4, 5
-    Path(path).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    """Write without outputs, with stable cell ids (diff-friendly): the one format every notebook uses."""
+    from flatgap.grading.notebooks import write_notebook as write
+
+    write(notebook, path)
 
 
 def rewrite_setup_cells() -> None:
