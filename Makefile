@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
-# Keep the two cores for one notebook at a time; Keras on a small model is overhead-bound anyway.
+# One notebook runs at a time and may use both cores (OpenMP threads for NumPy and TensorFlow kernels).
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: help venv book test unit bench grade exercises sync lab lint clean clean-cache nbval
