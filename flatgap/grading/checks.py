@@ -142,6 +142,12 @@ class Check:
         __tracebackhide__ = True
         raise AssertionError(f"{text}: expected {expected}, got {got}" + (f" — {hint}" if hint else ""))
 
+    def cache_is_shape(self, text: str, cache, shape: tuple) -> None:
+        """Fail unless the forward pass returned the input's shape as its cache."""
+        __tracebackhide__ = True
+        if not isinstance(cache, (tuple, list)) or tuple(cache) != shape:
+            self.fail(text, f"cache == x.shape == {shape}", describe(cache), "the backward pass only needs the input's shape: cache = x.shape")
+
     def passed(self, extra: str = "") -> None:
         print(f"✓ {self.name}: all {self.cases} checks passed" + (f"; {extra}" if extra else ""))
 
@@ -278,8 +284,7 @@ def check_flatten_forward(flatten_forward) -> None:
                 (x.reshape((n, -1), order="F"), "use NumPy's default C order, not order='F'"),
             ],
         )
-        if not isinstance(cache, (tuple, list)) or tuple(cache) != shape:
-            check.fail(text, f"cache == x.shape == {shape}", describe(cache), "the backward pass only needs the input's shape: cache = x.shape")
+        check.cache_is_shape(text, cache, shape)
     check.passed()
 
 
@@ -333,8 +338,7 @@ def check_gap_forward(gap_forward) -> None:
                 (x.mean(axis=(1, 2)) * c, "divide by H*W only, not by H*W*C"),
             ],
         )
-        if not isinstance(cache, (tuple, list)) or tuple(cache) != shape:
-            check.fail(text, f"cache == x.shape == {shape}", describe(cache), "the backward pass only needs the input's shape: cache = x.shape")
+        check.cache_is_shape(text, cache, shape)
     check.passed()
 
 
