@@ -1,4 +1,4 @@
-"""Reusable pieces of the Part III experiments (chapters 11 to 13).
+"""Reusable pieces of the Part III experiments (chapters 11 to 14).
 
 - :func:`stratified_subset` — a training subset with the same number of images from every class.
 - :func:`run_size_sweep` — train each head on subsets of several sizes for a fixed number of gradient
@@ -16,7 +16,7 @@ Shapes follow the channels-last convention (N, H, W, C) throughout.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -90,23 +90,28 @@ def run_size_sweep(
     seeds: Sequence[int],
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
-    steps: int,
+    steps: int | Mapping[str, int],
     batch_size: int = 32,
     learning_rate: float = 1e-3,
+    steps_per_epoch: int = 128,
     verbose: bool = True,
 ) -> list[dict]:
-    """Train every head on stratified subsets of several sizes, for the same number of gradient steps.
+    """Train every head on stratified subsets of several sizes, for a fixed number of gradient steps.
 
     For each size and seed the subset is drawn once (``stratified_subset(..., seed=seed)``) and shared by
-    all heads. Every run takes ``steps`` steps of ``batch_size`` (rounded up to whole epochs of the
-    repeated subset), so small subsets are not simply trained less.
+    all heads. A run takes ``steps`` steps of ``batch_size`` whatever the size, so small subsets are not
+    simply trained less: the subset is repeated whole (:func:`repeat_to_length`) into epochs of at least
+    ``steps_per_epoch`` steps, and the step count is rounded up to whole epochs.
 
     Args:
         build: ``build(head)`` returns a fresh uncompiled model (called after seeding).
         heads: head names. sizes: subset sizes (multiples of the number of classes). seeds: one run each.
         train: (images (N, H, W, C), labels (N,)) to draw the subsets from.
         test: (images, labels) to evaluate on.
-        steps: gradient steps per run. batch_size, learning_rate: training settings.
+        steps: gradient steps per run: one number for every head, or ``{head: steps}`` to give a head
+            that converges more slowly a larger budget.
+        batch_size, learning_rate: training settings.
+        steps_per_epoch: the shortest epoch, in steps (Keras pays a fixed cost per epoch).
         verbose: print one line per run.
 
     Returns:
@@ -115,25 +120,31 @@ def run_size_sweep(
     """
     import keras
 
-    from flatgap.training import compile_classifier, fit_quietly
+    from flatgap.training import accuracy_of, compile_classifier, fit_quietly
 
     if not heads or not sizes or not seeds:
         raise ValueError("heads, sizes and seeds must each name at least one entry")
-    steps = positive_int("steps", steps)
+    if isinstance(steps, Mapping):
+        missing = [head for head in heads if head not in steps]
+        if missing:
+            raise ValueError(f"steps gives no budget for the heads {missing}; it names {sorted(steps)}")
+        budget = {head: positive_int(f"steps[{head!r}]", steps[head]) for head in heads}
+    else:
+        budget = dict.fromkeys(heads, positive_int("steps", steps))
     batch_size = positive_int("batch_size", batch_size)
+    steps_per_epoch = positive_int("steps_per_epoch", steps_per_epoch)
     runs = []
     for size in sizes:
         for seed in seeds:
             x_sub, y_sub = stratified_subset(*train, size, seed=seed)
-            x_rep, y_rep = repeat_to_length(x_sub, y_sub, 16 * batch_size)
+            x_rep, y_rep = repeat_to_length(x_sub, y_sub, steps_per_epoch * batch_size)
             per_epoch = math.ceil(len(x_rep) / batch_size)
-            epochs = math.ceil(steps / per_epoch)
             for head in heads:
+                epochs = math.ceil(budget[head] / per_epoch)
                 keras.utils.set_random_seed(seed)
                 model = compile_classifier(build(head), learning_rate)
                 history = fit_quietly(model, x_rep, y_rep, epochs=epochs, batch_size=batch_size, seed=seed)
-                train_acc = float(model.evaluate(x_sub, y_sub, verbose=0, batch_size=256)[1])
-                test_acc = float(model.evaluate(*test, verbose=0, batch_size=256)[1])
+                train_acc, test_acc = accuracy_of(model, x_sub, y_sub), accuracy_of(model, *test)
                 runs.append(
                     {
                         "head": head,
@@ -149,7 +160,7 @@ def run_size_sweep(
                 if verbose:
                     print(
                         f"{head:>16} n={size:<4} seed {seed}: train {train_acc:.3f}  test {test_acc:.3f}"
-                        f"  ({history['seconds']:.1f} s)"
+                        f"  ({epochs * per_epoch} steps, {history['seconds']:.1f} s)"
                     )
     return runs
 

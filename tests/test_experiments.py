@@ -241,3 +241,19 @@ def test_run_size_sweep_runs_and_reports():
     assert run["gap"] == pytest.approx(run["train_accuracy"] - run["test_accuracy"])
     with pytest.raises(ValueError, match="at least one entry"):
         run_size_sweep(lambda h: None, [], [20], [0], (split.x_train, split.y_train), (split.x_test, split.y_test), 5)
+
+
+def test_run_size_sweep_gives_each_head_its_own_step_budget():
+    from flatgap.data import load_digits_nhwc
+    from flatgap.models import build_classifier
+
+    split = load_digits_nhwc()
+    args = (lambda head: build_classifier(head, filters=(4,)), ["flatten", "gap"], [20], [0],
+            (split.x_train, split.y_train), (split.x_test[:20], split.y_test[:20]))
+    runs = run_size_sweep(*args, steps={"flatten": 8, "gap": 24}, batch_size=16, steps_per_epoch=4, verbose=False)
+    # 20 images repeated to >= 4 * 16 make 80, epochs of 5 steps: 8 steps round up to 2 epochs, 24 to 5
+    assert {r["head"]: r["steps"] for r in runs} == {"flatten": 10, "gap": 25}
+    with pytest.raises(ValueError, match=r"no budget for the heads \['gap'\]"):
+        run_size_sweep(*args, steps={"flatten": 8}, verbose=False)
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
+        run_size_sweep(*args, steps=8, steps_per_epoch=0, verbose=False)

@@ -12,7 +12,7 @@ from flatgap import plotting
 from flatgap.data import make_canvases
 from flatgap.models import build_classifier
 from flatgap.repro import seed_everything
-from flatgap.training import compile_classifier, fit_quietly, run_over_seeds, summarize
+from flatgap.training import accuracy_of, compile_classifier, fit_quietly, run_over_seeds, summarize
 
 
 def test_seed_everything_makes_numpy_and_keras_repeatable():
@@ -96,3 +96,18 @@ def test_run_over_seeds_and_summarize():
         summarize(runs, "accuracy")
     with pytest.raises(ValueError, match="heads and seeds"):
         run_over_seeds(lambda h: None, [], [0], (data.images, data.labels), (data.images, data.labels), epochs=1)
+
+
+def test_accuracy_of_matches_keras_evaluate_in_chunks():
+    seed_everything(0)
+    data = make_canvases(70, canvas_size=12, kind="shape", seed=2)
+    model = compile_classifier(build_classifier("gap", input_shape=(12, 12, 1), num_classes=4, filters=(8,)))
+    fit_quietly(model, data.images, data.labels, epochs=2, batch_size=16,
+                validation_data=(data.images[:30], data.labels[:30]))
+    expected = float(model.evaluate(data.images, data.labels, verbose=0)[1])
+    assert accuracy_of(model, data.images, data.labels, batch_size=32) == pytest.approx(expected)  # 3 chunks
+    assert accuracy_of(model, data.images, data.labels) == pytest.approx(expected)  # one chunk
+    with pytest.raises(ValueError, match="one label|y \\(N,\\) labels"):
+        accuracy_of(model, data.images, data.labels[:-1])
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        accuracy_of(model, data.images, data.labels, batch_size=0)
