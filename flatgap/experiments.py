@@ -118,9 +118,8 @@ def run_size_sweep(
         One dict per run: head, size, seed, train_accuracy (on the subset), test_accuracy, gap
         (train minus test accuracy), steps (actually taken), seconds.
     """
-    import keras
 
-    from flatgap.training import accuracy_of, compile_classifier, fit_quietly
+    from flatgap.training import accuracy_of, fit_quietly, fresh_model
 
     if not heads or not sizes or not seeds:
         raise ValueError("heads, sizes and seeds must each name at least one entry")
@@ -133,7 +132,7 @@ def run_size_sweep(
         budget = dict.fromkeys(heads, positive_int("steps", steps))
     batch_size = positive_int("batch_size", batch_size)
     steps_per_epoch = positive_int("steps_per_epoch", steps_per_epoch)
-    runs = []
+    runs, reuse = [], {}
     for size in sizes:
         for seed in seeds:
             x_sub, y_sub = stratified_subset(*train, size, seed=seed)
@@ -141,8 +140,7 @@ def run_size_sweep(
             per_epoch = math.ceil(len(x_rep) / batch_size)
             for head in heads:
                 epochs = math.ceil(budget[head] / per_epoch)
-                keras.utils.set_random_seed(seed)
-                model = compile_classifier(build(head), learning_rate)
+                model = fresh_model(build, head, seed, learning_rate, reuse)
                 history = fit_quietly(model, x_rep, y_rep, epochs=epochs, batch_size=batch_size, seed=seed)
                 train_acc, test_acc = accuracy_of(model, x_sub, y_sub), accuracy_of(model, *test)
                 runs.append(

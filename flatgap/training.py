@@ -89,6 +89,45 @@ def accuracy_of(model, x, y, batch_size: int = 512) -> float:
     return correct / len(x)
 
 
+def fresh_model(build: Callable[[str], object], head: str, seed: int, learning_rate: float, reuse: dict | None = None):
+    """A compiled model for one training run, initialised exactly as ``build(head)`` is under ``seed``.
+
+    Compiling a new model makes Keras trace a new training graph on its first ``fit``: about 0.8 s on two
+    cores, more than a short run's training itself. With ``reuse`` (a dict, head -> compiled model, that the
+    caller keeps between runs), the model of this head is kept: its variables are overwritten with a newly
+    built model's initial values, and its optimizer's state (step count, moments) is reset to zero, so the
+    next ``fit`` starts from the same state as a new model and gives the same numbers without tracing again.
+    ``tests/test_repro_plotting_training.py`` checks that the two give identical results.
+
+    Args:
+        build: ``build(head)`` returns a fresh uncompiled model. head: which head.
+        seed: seeds Keras before ``build`` (the initial weights). learning_rate: Adam's learning rate.
+        reuse: optional cache of compiled models, filled and used by this function.
+
+    Returns:
+        The compiled model, ready for ``fit_quietly``.
+    """
+    import keras
+
+    keras.utils.set_random_seed(non_negative_int("seed", seed))
+    new = build(head)
+    kept = None if reuse is None else reuse.get(head)
+    same_layout = kept is not None and [(tuple(v.shape), v.dtype) for v in kept.variables] == [
+        (tuple(v.shape), v.dtype) for v in new.variables
+    ]
+    if not same_layout:
+        model = compile_classifier(new, learning_rate)
+        if reuse is not None:
+            reuse[head] = model
+        return model
+    for target, source in zip(kept.variables, new.variables, strict=True):
+        target.assign(source)
+    for variable in kept.optimizer.variables:
+        variable.assign(np.zeros(variable.shape, variable.dtype))
+    kept.optimizer.learning_rate = learning_rate
+    return kept
+
+
 def run_over_seeds(
     build: Callable[[str], object],
     heads: Sequence[str],
@@ -113,15 +152,13 @@ def run_over_seeds(
         One dict per run: head, seed, history (per-epoch curves), train_accuracy, test_accuracy,
         gap (train minus test accuracy), params, seconds.
     """
-    import keras
 
     if not heads or not seeds:
         raise ValueError("heads and seeds must each name at least one entry")
-    runs = []
+    runs, reuse = [], {}
     for head in heads:
         for seed in seeds:
-            keras.utils.set_random_seed(non_negative_int("seed", seed))
-            model = compile_classifier(build(head), learning_rate)
+            model = fresh_model(build, head, seed, learning_rate, reuse)
             history = fit_quietly(model, *train, epochs=epochs, batch_size=batch_size, validation_data=test, seed=seed)
             train_acc, test_acc = accuracy_of(model, *train), accuracy_of(model, *test)
             runs.append(

@@ -111,3 +111,28 @@ def test_accuracy_of_matches_keras_evaluate_in_chunks():
         accuracy_of(model, data.images, data.labels[:-1])
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         accuracy_of(model, data.images, data.labels, batch_size=0)
+
+
+def test_fresh_model_reuse_gives_the_same_numbers_as_a_new_model():
+    from flatgap.training import fresh_model
+
+    data = make_canvases(48, canvas_size=12, kind="shape", seed=3)
+
+    def build(head):
+        return build_classifier(head, input_shape=(12, 12, 1), num_classes=4, filters=(4,))
+
+    def train_once(seed, reuse):
+        model = fresh_model(build, "flatten+dropout", seed, 3e-3, reuse)  # dropout: a seed generator state too
+        history = fit_quietly(model, data.images, data.labels, epochs=2, batch_size=16, seed=seed)
+        return model, history["loss"], model.predict(data.images, verbose=0)
+
+    reuse = {}
+    first, _, _ = train_once(0, reuse)
+    reused, reused_loss, reused_out = train_once(1, reuse)  # the seed-0 model, reset to seed 1's start
+    new, new_loss, new_out = train_once(1, None)  # a new model compiled for seed 1
+    assert reused is first and new is not first
+    assert reused_loss == new_loss and np.array_equal(reused_out, new_out)
+    assert float(reused.optimizer.learning_rate) == pytest.approx(3e-3)
+    wider = fresh_model(lambda head: build_classifier(head, input_shape=(12, 12, 1), num_classes=4, filters=(6,)),
+                        "flatten+dropout", 0, 1e-3, reuse)  # another layout: compiled anew, and kept instead
+    assert wider is not first and reuse["flatten+dropout"] is wider
