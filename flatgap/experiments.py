@@ -118,7 +118,6 @@ def run_size_sweep(
         One dict per run: head, size, seed, train_accuracy (on the subset), test_accuracy, gap
         (train minus test accuracy), steps (actually taken), seconds.
     """
-
     from flatgap.training import accuracy_of, fit_quietly, fresh_model
 
     if not heads or not sizes or not seeds:
