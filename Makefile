@@ -45,7 +45,7 @@ nbval: $(STAMP)
 	$(VENV)/bin/python -m pytest --nbval-lax --nbval-current-env -p no:randomly chapters/
 
 bench: $(STAMP)
-	$(VENV)/bin/python tools/bench.py
+	$(VENV)/bin/python tools/book_times.py
 
 grade: $(STAMP)
 	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb)

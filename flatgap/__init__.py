@@ -8,7 +8,7 @@ TensorFlow backend for Keras. Submodules are imported on demand so that ``import
 - :mod:`flatgap.plotting` — the course's figure style and image helpers.
 - :mod:`flatgap.numpy_layers` — the NumPy layers of Part I (generated from the chapters' ``#@save`` cells).
 - :mod:`flatgap.gradcheck` — numerical gradients and relative errors.
-- :mod:`flatgap.bench` — the NumPy-vs-Keras speed measurements (``make bench``).
+- :mod:`flatgap.speed` — the NumPy-vs-Keras speed measurements (``make bench``).
 - :mod:`flatgap.models` — one convolutional body with a choice of head, and the parameter formulas.
 - :mod:`flatgap.equivalences` — Flatten+Dense as a convolution, GAP+Dense as a 1x1 convolution, CAMs.
 - :mod:`flatgap.training` — quiet, seeded training runners for the experiments.

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flatgap._checks import non_negative_int, positive_int
+from flatgap._validate import non_negative_int, positive_int
 
 
 def conv2d_macs(out_height: int, out_width: int, in_channels: int, out_channels: int, kernel_size, groups: int = 1) -> int:

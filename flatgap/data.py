@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flatgap._checks import non_negative_int, positive_int, size_pair
+from flatgap._validate import non_negative_int, positive_int, size_pair
 
 SHAPE_NAMES = ("square", "disk", "triangle", "cross")
 """Class names of the drawn shapes, in label order (label 0 is ``"square"``)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap._checks import nhwc, positive_int
+from flatgap._validate import nhwc, positive_int
 
 
 def _dense_weights(dense_kernel, dense_bias) -> tuple[np.ndarray, np.ndarray]:

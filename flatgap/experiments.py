@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from flatgap._checks import non_negative_int, positive_int, size_pair
+from flatgap._validate import non_negative_int, positive_int, size_pair
 
 
 def stratified_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

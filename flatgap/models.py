@@ -19,7 +19,7 @@ weights (``model.get_layer("classifier")``).
 
 from __future__ import annotations
 
-from flatgap._checks import positive_int
+from flatgap._validate import positive_int
 
 HEADS = ("flatten", "flatten+dropout", "gap", "gap+dense", "gmp")
 

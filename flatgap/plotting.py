@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap._checks import positive_int
+from flatgap._validate import positive_int
 
 STYLE = {
     "figure.figsize": (6.4, 3.6),

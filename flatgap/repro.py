@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from flatgap._checks import non_negative_int
+from flatgap._validate import non_negative_int
 
 
 def seed_everything(seed: int = 0, deterministic_ops: bool = True) -> int:

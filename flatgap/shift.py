@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from flatgap._checks import nhwc, size_pair
+from flatgap._validate import nhwc, size_pair
 
 
 def _shift_amount(name: str, value) -> int:

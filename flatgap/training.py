@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from flatgap._checks import non_negative_int, positive_int
+from flatgap._validate import non_negative_int, positive_int
 
 
 def compile_classifier(model, learning_rate: float = 1e-3, steps_per_execution: int = 8):

@@ -44,8 +44,9 @@ from flatgap.grading.generate import (
     replace_regions,
     trivial_variant,
 )
-from flatgap.grading.notebooks import graded_cells, notebook_text, read_notebook, regions, validate, write_notebook
+from flatgap.grading.notebooks import graded_cells, read_notebook, regions, validate
 from flatgap.grading.runner import grade
+from flatgap.nbfiles import write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))
@@ -182,17 +183,6 @@ def test_the_book_lists_exercises_and_solutions_and_never_executes_the_exercises
         assert f"exercises/{name}" in files and f"solutions/{name}" in files
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert "exercises/*" in config["execute"]["exclude_patterns"]
-
-
-def test_notebooks_are_written_like_nbtools_writes_them(tmp_path):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import nbtools
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    notebook = solution("ex1_numpy_layers")
-    nbtools.write_notebook(nbformat.from_dict(json.loads(json.dumps(notebook))), tmp_path / "ex1_numpy_layers.ipynb")
-    assert (tmp_path / "ex1_numpy_layers.ipynb").read_text() == notebook_text(notebook, "ex1_numpy_layers")
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Runs ``jupyter-book build . -W -n --keep-going`` (warnings are errors, nitpicky references, report
 everything), with the execution cache on (``_config.yml``). Appends one record per build to
 ``_build/build_times.json``: wall time and how many notebooks had to be executed (0 for a warm rebuild).
-``tools/bench.py`` reads that file.
+``tools/book_times.py`` (``make bench``) reads that file.
 """
 
 from __future__ import annotations

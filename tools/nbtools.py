@@ -8,6 +8,8 @@
   prefixed with ``# ``); ``# %% tags=["graded"]`` sets cell tags. The set-up cell is inserted after the
   first markdown cell unless the script already has it.
 * ``python tools/nbtools.py setup-cells`` — rewrite the set-up cell of every notebook after the URL changed.
+* ``python tools/nbtools.py format [--check]`` — rewrite every committed notebook as the project's one writer
+  (:mod:`flatgap.nbfiles`) writes it; ``--check`` writes nothing and exits 1 naming the files that differ.
 """
 
 from __future__ import annotations
@@ -65,33 +67,50 @@ def notebook_from_percent(text: str) -> nbformat.NotebookNode:
         if not source:
             continue
         cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
-        cell.pop("id", None)
         if tags:
             cell.metadata["tags"] = tags
         notebook.cells.append(cell)
     if not any(is_setup_cell(c) for c in notebook.cells):
         first_markdown = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), -1)
-        setup = nbformat.v4.new_code_cell(setup_cell_source())
-        setup.pop("id", None)
-        notebook.cells.insert(first_markdown + 1, setup)
+        notebook.cells.insert(first_markdown + 1, nbformat.v4.new_code_cell(setup_cell_source()))
     return notebook
 
 
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write without outputs, with stable cell ids (diff-friendly): the one format every notebook uses."""
-    from flatgap.grading.notebooks import write_notebook as write
+    """Write as every notebook of the project is written (:mod:`flatgap.nbfiles`): sources as lines, ids kept."""
+    from flatgap.nbfiles import write_notebook as write
 
     write(notebook, path)
 
 
 def rewrite_setup_cells() -> None:
-    for folder in NOTEBOOK_DIRS:
-        for path in sorted((ROOT / folder).glob("*.ipynb")):
-            notebook = nbformat.read(path, as_version=4)
-            for cell in notebook.cells:
-                if is_setup_cell(cell):
-                    cell.source = setup_cell_source()
-            write_notebook(notebook, path)
+    for path in all_notebooks():
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if is_setup_cell(cell):
+                cell.source = setup_cell_source()
+        write_notebook(notebook, path)
+
+
+def all_notebooks() -> list[Path]:
+    """Every notebook of the book's folders, in path order."""
+    return sorted(path for folder in NOTEBOOK_DIRS for path in (ROOT / folder).glob("*.ipynb"))
+
+
+def format_notebooks(check: bool = False) -> int:
+    """Rewrite (or, with ``check``, only compare) every notebook as :func:`flatgap.nbfiles.notebook_text` writes it."""
+    from flatgap.nbfiles import notebook_text, read_notebook
+
+    differ = []
+    for path in all_notebooks():
+        text = notebook_text(read_notebook(path))
+        if path.read_text(encoding="utf-8") != text:
+            differ.append(path.relative_to(ROOT))
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    for name in differ:
+        print(f"{'differs from the writer' if check else 'rewrote'}: {name}")
+    return 1 if check and differ else 0
 
 
 def main(argv: list[str]) -> int:
@@ -101,6 +120,8 @@ def main(argv: list[str]) -> int:
     if argv == ["setup-cells"]:
         rewrite_setup_cells()
         return 0
+    if argv in (["format"], ["format", "--check"]):
+        return format_notebooks(check="--check" in argv)
     print(__doc__)
     return 2
 

@@ -13,7 +13,7 @@ What changes from solution to exercise:
 
 - cells tagged ``solution-only`` are left out (demos that call a solution, discussion of the answer);
 - the title ``# Solutions: Exercise N ...`` of the first markdown cell becomes ``# Exercise N ...``;
-- outputs and execution counts are cleared, cell ids are stable.
+- outputs and execution counts are cleared; every cell keeps the id of the solution cell it comes from.
 
 The same region machinery builds the variants CI runs to prove that the checkers reject trivial answers
 (:func:`trivial_variant`): every region replaced by ``return None``, by ``return <its first argument>``
@@ -36,7 +36,8 @@ from pathlib import Path
 import nbformat
 
 from flatgap.grading import SOLUTION_ONLY_TAG
-from flatgap.grading.notebooks import NotebookFormatError, Region, notebook_text, read_notebook, validate
+from flatgap.grading.notebooks import NotebookFormatError, Region, read_notebook, validate
+from flatgap.nbfiles import notebook_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_TITLE = "# Solutions: "
@@ -204,7 +205,7 @@ def generated_exercises(solutions_dir: Path = ROOT / "solutions") -> dict[str, s
     for path in sorted(Path(solutions_dir).glob("*.ipynb")):
         solution = read_notebook(path)
         validate(solution, str(path), exercise=exercise_prefix(path))
-        out[path.name] = notebook_text(exercise_from_solution(solution, str(path)), path.stem)
+        out[path.name] = notebook_text(exercise_from_solution(solution, str(path)))
     return out
 
 

@@ -16,32 +16,25 @@ Conventions (see :mod:`flatgap.grading`):
   Each function holds at most one region; each graded question has exactly one region and each region
   belongs to a graded question.
 
-Notebooks are written like ``tools/nbtools.py`` writes them (indent 1, UTF-8, stable cell ids, outputs
-cleared), so regenerating an unchanged source gives a byte-identical file.
+Notebooks are read and written with :mod:`flatgap.nbfiles`, the project's one notebook writer.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
-
-import nbformat
 
 from flatgap.grading import GRADED_TAG
+from flatgap.nbfiles import NotebookFormatError, read_notebook
+
+__all__ = ["GradedCell", "NotebookFormatError", "Region", "cell_tags", "graded_cells", "read_notebook", "regions", "validate"]
 
 QUESTION_RE = re.compile(r"^ex(?P<exercise>\d+)-q(?P<number>\d+)$")
 HEADER_RE = re.compile(r"^#\s*graded:\s*(?P<question>\S+)\s*\((?P<points>\d+)\s+points?\)\s*$")
 BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?P<rest>.*)$")
 BEGIN_REST_RE = re.compile(r"^ \[(?P<question>[^\]]+)\] (?P<hint>\S.*?)\s*$")
 END_RE = re.compile(r"^(?P<indent>[ \t]*)### END SOLUTION\s*$")
-
-
-class NotebookFormatError(ValueError):
-    """A notebook breaks the graded-notebook conventions; the message says where and how."""
 
 
 @dataclass(frozen=True)
@@ -93,17 +86,6 @@ class Region:
     def stub_message(self) -> str:
         """The message of the exercise's ``NotImplementedError``: ``"ex1-q3: <hint>"``."""
         return f"{self.question}: {self.hint}"
-
-
-def read_notebook(path) -> nbformat.NotebookNode:
-    """Read a notebook (format 4), raising NotebookFormatError with the path when it is not one."""
-    path = Path(path)
-    try:
-        return nbformat.read(path, as_version=4)
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # nbformat raises several kinds (JSON errors, validation errors)
-        raise NotebookFormatError(f"{path} is not a readable Jupyter notebook ({type(error).__name__}: {error})") from None
 
 
 def cell_tags(cell) -> list[str]:
@@ -245,25 +227,3 @@ def validate(notebook, where: str = "notebook", exercise: str | None = None) -> 
         if stray:
             raise NotebookFormatError(f"{where}: question ids must start with {exercise}-, got {stray}")
     return graded, found
-
-
-def notebook_text(notebook, stem: str) -> str:
-    """The exact text ``tools/nbtools.write_notebook`` writes for ``notebook`` saved as ``<stem>.ipynb``.
-
-    Outputs and execution counts are cleared and cell ids are ``<stem>-<index>``; the notebook passed in
-    is not modified.
-    """
-    notebook = copy.deepcopy(notebook)
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"{stem[:40]}-{index:03d}".replace("_", "-")
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    notebook.nbformat, notebook.nbformat_minor = 4, 5
-    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-
-
-def write_notebook(notebook, path) -> None:
-    """Write ``notebook`` to ``path`` as :func:`notebook_text` formats it."""
-    path = Path(path)
-    path.write_text(notebook_text(notebook, path.stem), encoding="utf-8")

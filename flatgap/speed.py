@@ -7,8 +7,8 @@ are more stable than the seconds themselves; still, expect them to move by tens 
 to run on a shared machine.
 
 Example:
-    >>> from flatgap import bench
-    >>> result = bench.conv_loops_vs_vectorized(repeat=1)
+    >>> from flatgap import speed
+    >>> result = speed.conv_loops_vs_vectorized(repeat=1)
     >>> result["loops_s"] > result["vectorized_s"]
     True
 """
@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from flatgap import numpy_layers as L
-from flatgap._checks import positive_int
+from flatgap._validate import positive_int
 
 
 def best_time(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> float:

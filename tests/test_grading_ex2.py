@@ -1,0 +1,43 @@
+"""The checkers of exercise 2 (Keras): correct answers pass, mistakes fail with a hint."""
+
+from __future__ import annotations
+
+import numpy as np
+from grading_support import failure
+
+from flatgap.grading import ex2 as checks
+
+
+def test_ex2_array_checkers(capsys):
+    from flatgap.equivalences import flatten_dense_to_conv
+
+    checks.check_flatten_dense_to_conv(flatten_dense_to_conv)
+    checks.check_class_activation_map(lambda maps, w, k: maps @ w[:, k])
+    assert capsys.readouterr().out.count("✓") == 2
+    assert "channels-first order" in failure(checks.check_flatten_dense_to_conv, lambda k, b, h, w, c: (k.reshape(c, h, w, -1).transpose(1, 2, 0, 3), b))
+    assert "SUM over the channels" in failure(checks.check_class_activation_map, lambda maps, w, k: maps @ w[:, k] / maps.shape[-1])
+
+
+def test_ex2_model_checkers():
+    import keras
+
+    from flatgap.models import build_classifier
+
+    checks.check_gap_model(lambda channels, classes: build_classifier("gap", (None, None, channels), classes, filters=(4,)))
+    message = failure(checks.check_gap_model, lambda channels, classes: build_classifier("flatten", (8, 8, channels), classes, filters=(4,)))
+    assert "use GlobalAveragePooling2D" in message
+    checks.check_param_count_prediction(lambda shape, filters, k, padding, head, classes: build_classifier(head, shape, classes, filters, k, padding).count_params())
+    keras.utils.set_random_seed(0)
+    model = build_classifier("gap", (8, 8, 1), 10, filters=(4, 6), pool_every=1)
+    classifier = model.get_layer("classifier")
+    classifier.set_weights([classifier.get_weights()[0], np.linspace(-1, 1, 10).astype("float32")])
+    images = np.random.default_rng(0).random((6, 8, 8, 1)).astype("float32")
+
+    def cam(model, images, k, layer):
+        maps = np.asarray(keras.Model(model.input, model.get_layer(layer).output)(images))
+        return maps @ model.get_layer("classifier").get_weights()[0][:, k]
+
+    checks.check_model_cam(cam, model, images, "conv2")
+    assert "leave the bias out" in failure(checks.check_model_cam, lambda *a: cam(*a) + model.get_layer("classifier").get_weights()[1][a[2]], model, images, "conv2")
+    probs = model.predict(images, verbose=0)
+    assert probs.shape == (6, 10)
