@@ -3,16 +3,20 @@
 Importing it first keeps TensorFlow's start-up log noise out of notebook outputs and selects the
 TensorFlow backend for Keras. Submodules are imported on demand so that ``import flatgap`` stays cheap:
 
-- :mod:`flatgap.data` — scikit-learn's bundled digits as NHWC float32, and generated canvases.
+- :mod:`flatgap.data` — scikit-learn's bundled digits as NHWC float32, generated canvases, stratified subsets.
 - :mod:`flatgap.repro` — one call that seeds everything.
 - :mod:`flatgap.plotting` — the course's figure style and image helpers.
 - :mod:`flatgap.numpy_layers` — the NumPy layers of Part I (generated from the chapters' ``#@save`` cells).
 - :mod:`flatgap.gradcheck` — numerical gradients and relative errors.
 - :mod:`flatgap.speed` — the NumPy-vs-Keras speed measurements (``make bench``).
-- :mod:`flatgap.models` — one convolutional body with a choice of head, and the parameter formulas.
+- :mod:`flatgap.heads` — the registry of heads: one vocabulary for every module, plot and test.
+- :mod:`flatgap.models` — one convolutional body with a choice of head, the parameter formula, the receptive field.
 - :mod:`flatgap.equivalences` — Flatten+Dense as a convolution, GAP+Dense as a 1x1 convolution, CAMs.
-- :mod:`flatgap.training` — quiet, seeded training runners for the experiments.
-- :mod:`flatgap.experiments`, :mod:`flatgap.shift`, :mod:`flatgap.cost` — Part III's measurements.
+- :mod:`flatgap.training` — the one training runner of the experiments, and its record selection.
+- :mod:`flatgap.stats` — numbers over seeds and tables.
+- :mod:`flatgap.sizes` — feeding a model other input sizes: resizing, grouping by size.
+- :mod:`flatgap.shift`, :mod:`flatgap.cost` — translation and cost measurements of Part III.
+- :mod:`flatgap.nbfiles` — the one notebook writer (sources as lines, stable cell ids).
 - :mod:`flatgap.grading` — checkers, the exercise generator and the local grader.
 """
 

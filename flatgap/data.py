@@ -8,6 +8,8 @@ Two sources:
    position on a blank canvas of any size, with its class label and its bounding box. Position,
    size and translation experiments control exactly where things are.
 
+Plus :func:`stratified_subset`, a training subset with the same number of images from every class.
+
 Shapes follow the channels-last convention (N, H, W, C) throughout.
 """
 
@@ -251,3 +253,41 @@ def quadrant_labels(boxes: np.ndarray, canvas_size) -> np.ndarray:
     centre_row = (boxes[:, 0] + boxes[:, 2]) / 2
     centre_col = (boxes[:, 1] + boxes[:, 3]) / 2
     return ((centre_row >= height / 2).astype(np.int64) * 2 + (centre_col >= width / 2)).astype(np.int64)
+
+
+def stratified_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` examples with the same number from every class, without replacement.
+
+    Args:
+        x: (N, ...) inputs, for example (N, H, W, C) images.
+        y: (N,) integer class labels.
+        n: size of the subset; a multiple of the number of classes in ``y``, at most ``N``.
+        seed: fixes which examples are drawn.
+
+    Returns:
+        ``(x_sub, y_sub)``: (n, ...) and (n,), in the order of the original arrays.
+
+    Example:
+        >>> x, y = np.arange(20).reshape(20, 1), np.repeat([0, 1], 10)
+        >>> xs, ys = stratified_subset(x, y, 4, seed=0)
+        >>> xs.shape, np.bincount(ys).tolist()
+        ((4, 1), [2, 2])
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if y.ndim != 1 or len(x) != len(y):
+        raise ValueError(f"x and y must hold one label per example, got x {x.shape} and y {y.shape}")
+    n = positive_int("n", n)
+    seed = non_negative_int("seed", seed)
+    classes = np.unique(y)
+    if n % len(classes):
+        raise ValueError(f"n must be a multiple of the number of classes ({len(classes)}), got {n}")
+    per_class = n // len(classes)
+    smallest = int(np.bincount(np.searchsorted(classes, y)).min())
+    if per_class > smallest:
+        raise ValueError(
+            f"n={n} needs {per_class} examples of every class, but the rarest class has only {smallest}"
+        )
+    rng = np.random.default_rng(seed)
+    picks = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in classes])
+    picks.sort()
+    return x[picks], y[picks]

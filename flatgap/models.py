@@ -1,16 +1,8 @@
-"""Keras models with one convolutional body and a choice of head.
+"""Keras models with one convolutional body and a choice of head, the parameter formula, and the receptive field.
 
 The body is the same for every head, so that any difference in a comparison comes from the head alone:
 ``Conv2D -> ReLU [-> MaxPool] -> ... -> Conv2D -> ReLU`` with ``padding`` and ``filters`` chosen by the
-caller. The heads:
-
-=================  =====================================================================
-``"flatten"``      Flatten -> Dense(num_classes)
-``"flatten+dropout"`` Flatten -> Dropout(rate) -> Dense(num_classes)
-``"gap"``          GlobalAveragePooling2D -> Dense(num_classes)
-``"gap+dense"``    GlobalAveragePooling2D -> Dense(hidden) -> ReLU -> Dense(num_classes)
-``"gmp"``          GlobalMaxPooling2D -> Dense(num_classes)
-=================  =====================================================================
+caller. The heads are those of the registry :data:`flatgap.heads.HEADS` (``"flatten"``, ``"gap"``, ...).
 
 Layer names are fixed (``conv1``, ``conv2``, ..., ``pool1``, ..., ``head``, ``classifier``) so that
 chapters can reach the last feature maps (``model.get_layer(f"conv{len(filters)}")``) and the classifier
@@ -20,20 +12,20 @@ weights (``model.get_layer("classifier")``).
 from __future__ import annotations
 
 from flatgap._validate import positive_int
+from flatgap.heads import get_head
 
-HEADS = ("flatten", "flatten+dropout", "gap", "gap+dense", "gmp")
 
+def dense_param_count(head: str, height: int, width: int, channels: int, units: int, hidden_units: int = 64) -> int:
+    """Trainable parameters of the Dense layer(s) that follow the head.
 
-def dense_param_count(head: str, height: int, width: int, channels: int, units: int) -> int:
-    """Trainable parameters of the Dense layer that follows the head.
-
-    Flatten feeds it H*W*C numbers, so it has H*W*C*units + units parameters; GAP and GMP feed it C,
-    so it has C*units + units. (Flatten, GAP and GMP themselves have no parameters.)
+    Flatten feeds the Dense layer H*W*C numbers, so it has H*W*C*units + units parameters; GAP and GMP feed it C,
+    so it has C*units + units. (Flatten, GAP and GMP themselves have no parameters.) Every head of
+    :data:`flatgap.heads.HEADS` is accepted; a head with a hidden Dense layer counts both Dense layers.
 
     Args:
-        head: ``"flatten"``, ``"gap"`` or ``"gmp"``.
+        head: a registered head name (``"flatten"``, ``"gap"``, ``"gmp"``, ...).
         height, width, channels: shape (H, W, C) of the feature maps entering the head.
-        units: outputs of the Dense layer.
+        units: outputs of the last Dense layer. hidden_units: width of a hidden Dense layer, if the head has one.
 
     Returns:
         The parameter count, an int.
@@ -42,13 +34,10 @@ def dense_param_count(head: str, height: int, width: int, channels: int, units: 
         >>> dense_param_count("flatten", 7, 7, 64, 10), dense_param_count("gap", 7, 7, 64, 10)
         (31370, 650)
     """
+    spec = get_head(head)
     height, width = positive_int("height", height), positive_int("width", width)
     channels, units = positive_int("channels", channels), positive_int("units", units)
-    if head == "flatten":
-        return height * width * channels * units + units
-    if head in ("gap", "gmp"):
-        return channels * units + units
-    raise ValueError(f"head must be 'flatten', 'gap' or 'gmp', got {head!r}")
+    return spec.dense_params(height, width, channels, units, positive_int("hidden_units", hidden_units))
 
 
 def build_classifier(
@@ -66,7 +55,7 @@ def build_classifier(
     """One convolutional body with the chosen head, softmax outputs.
 
     Args:
-        head: one of ``HEADS``.
+        head: a head of the registry :data:`flatgap.heads.HEADS`.
         input_shape: (H, W, C) of one image; H and W may be ``None`` (any size) for the global-pooling
             heads, never for the Flatten heads, whose Dense layer needs H*W*C fixed.
         num_classes: outputs of the classifier.
@@ -89,13 +78,12 @@ def build_classifier(
     """
     import keras
 
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    spec = get_head(head)
     if padding not in ("same", "valid"):
         raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(f"input_shape must be (H, W, C), got {input_shape!r}")
-    if head.startswith("flatten") and (input_shape[0] is None or input_shape[1] is None):
+    if spec.fixed_size and (input_shape[0] is None or input_shape[1] is None):
         raise ValueError(
             f"a {head!r} head needs a fixed input size (its Dense layer has H*W*C inputs), got input_shape {tuple(input_shape)}"
         )
@@ -106,6 +94,7 @@ def build_classifier(
         raise ValueError(f"pool_every must be between 0 and {len(filters)}, got {pool_every!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    options = {"dropout": dropout, "hidden_units": positive_int("hidden_units", hidden_units)}
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
@@ -115,15 +104,42 @@ def build_classifier(
         if pool_every and index % pool_every == 0 and index < len(filters):
             pools += 1
             x = keras.layers.MaxPooling2D(2, name=f"pool{pools}")(x)
-    if head.startswith("flatten"):
-        x = keras.layers.Flatten(name="head")(x)
-        if head == "flatten+dropout":
-            x = keras.layers.Dropout(dropout, name="dropout")(x)
-    elif head.startswith("gap"):
-        x = keras.layers.GlobalAveragePooling2D(name="head")(x)
-        if head == "gap+dense":
-            x = keras.layers.Dense(positive_int("hidden_units", hidden_units), activation="relu", name="hidden")(x)
-    else:
-        x = keras.layers.GlobalMaxPooling2D(name="head")(x)
+    x = spec.add(x, options)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=name or f"{head.replace('+', '_')}_model")
+
+
+def receptive_field(model) -> list[dict]:
+    """Receptive field of every convolution and pooling layer of a Keras model.
+
+    For each layer with kernel size k and stride s (dilation d for convolutions), the receptive field
+    grows by ``(k_eff - 1) * jump`` where ``k_eff = d * (k - 1) + 1`` and ``jump`` is the product of the
+    strides before it; then ``jump *= s``. Other layers (activations, Flatten, global pooling, Dense)
+    are skipped: global pooling and Dense see everything.
+
+    Args:
+        model: a ``keras.Model`` (only its Conv2D, MaxPooling2D and AveragePooling2D layers count).
+
+    Returns:
+        One dict per counted layer, in order: ``name``, ``kernel``, ``stride``, ``rf`` (side of the square
+        input window one output unit sees, in input pixels) and ``jump`` (input pixels between
+        neighbouring output units).
+    """
+    import keras
+
+    rows, rf, jump = [], 1, 1
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel, stride, dilation = layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
+            if layer.kernel_size[0] != layer.kernel_size[1] or layer.strides[0] != layer.strides[1]:
+                raise ValueError(f"layer {layer.name!r} is not square; receptive_field handles square kernels only")
+        elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+            kernel, stride, dilation = layer.pool_size[0], layer.strides[0], 1
+        else:
+            continue
+        rf += dilation * (kernel - 1) * jump
+        jump *= stride
+        rows.append({"name": layer.name, "kernel": int(kernel), "stride": int(stride), "rf": int(rf), "jump": int(jump)})
+    if not rows:
+        raise ValueError("model has no Conv2D or pooling layer, so it has no receptive field to compute")
+    return rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from flatgap._validate import positive_int
+from flatgap.heads import HEADS
 
 STYLE = {
     "figure.figsize": (6.4, 3.6),
@@ -25,8 +26,8 @@ STYLE = {
 }
 """Matplotlib settings applied by :func:`use_style`."""
 
-HEAD_COLORS = {"flatten": "#d95f02", "gap": "#1b9e77", "flatten+dropout": "#7570b3", "gmp": "#e7298a"}
-"""One colour per head, used in every plot that compares heads."""
+HEAD_COLORS = {name: head.color for name, head in HEADS.items()}
+"""One colour per head (from the registry :data:`flatgap.heads.HEADS`), used in every plot that compares heads."""
 
 
 def use_style() -> None:

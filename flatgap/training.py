@@ -1,16 +1,21 @@
-"""Training runners for the experiments: quiet, seeded, and fast on a laptop CPU.
+"""Training for the experiments: quiet, seeded, and fast on a laptop CPU, through one runner.
 
-On a CPU, a small model's run pays fixed costs besides its training steps. The runners avoid the avoidable
+:func:`train_heads` is the one runner every experiment uses (heads x seeds x optional training-set sizes,
+a budget and a learning rate per head); it returns one record per run, and :func:`select` picks values out
+of the records. Below it, :func:`compile_classifier` and :func:`fit_quietly` train one model.
+
+On a CPU, a small model's run pays fixed costs besides its training steps. The runner avoids the avoidable
 ones: :func:`fresh_model` reuses one compiled model per head instead of tracing a new training graph for
-every run, :func:`accuracy_of` scores a model without building an evaluation graph, and
-:func:`fit_quietly` validates in one large batch. ``fit`` prints nothing; the runners print one short line
-per run instead of Keras's epoch logs.
+every run, :func:`accuracy_of` scores a model without building an evaluation graph, :func:`fit_quietly`
+validates in one large batch, and :func:`repeat_to_length` makes a small set's epochs long. ``fit`` prints
+nothing; the runner prints one short line per run instead of Keras's epoch logs.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -130,63 +135,152 @@ def fresh_model(build: Callable[[str], object], head: str, seed: int, learning_r
     return kept
 
 
-def run_over_seeds(
+def _per_head(name: str, value, heads: Sequence[str], check: Callable) -> dict:
+    """``{head: value}`` from one value for every head or a mapping that names each head."""
+    if isinstance(value, Mapping):
+        missing = [head for head in heads if head not in value]
+        if missing:
+            raise ValueError(f"{name} gives no value for the heads {missing}; it names {sorted(value)}")
+        return {head: check(f"{name}[{head!r}]", value[head]) for head in heads}
+    return dict.fromkeys(heads, check(name, value))
+
+
+def _positive_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def repeat_to_length(x: np.ndarray, y: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat a small data set whole until it has at least ``min_length`` examples.
+
+    Training a few dozen images "for 500 epochs" costs Keras a fixed overhead per epoch; repeating the
+    set and training fewer, longer epochs takes the same gradient steps for less time.
+
+    Args:
+        x: (N, ...) inputs. y: (N,) labels.
+        min_length: the repeated set has ``N * ceil(min_length / N)`` examples (at least N).
+
+    Returns:
+        ``(x_rep, y_rep)``, each a whole number of copies of the input.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must be non-empty with one label per example, got {len(x)} and {len(y)}")
+    copies = max(1, math.ceil(positive_int("min_length", min_length) / len(x)))
+    if copies == 1:
+        return x, y
+    return np.concatenate([x] * copies), np.concatenate([y] * copies)
+
+
+def train_heads(
     build: Callable[[str], object],
     heads: Sequence[str],
     seeds: Sequence[int],
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
-    epochs: int,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
+    *,
+    epochs: int | Mapping[str, int] | None = None,
+    steps: int | Mapping[str, int] | None = None,
+    sizes: Sequence[int] | None = None,
+    learning_rate: float | Mapping[str, float] = 1e-3,
+    batch_size: int = 32,
+    steps_per_epoch: int = 128,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     verbose: bool = True,
 ) -> list[dict]:
-    """Train one model per (head, seed) and evaluate it.
+    """The one training runner of the experiments: every head x every seed (x every training-set size).
+
+    Each run builds ``build(head)`` under its seed (:func:`fresh_model`), trains it with Adam, and scores it
+    on its own training data and on ``test``. A budget and a learning rate may differ per head.
 
     Args:
         build: ``build(head)`` returns a fresh uncompiled model (called after seeding).
-        heads: head names. seeds: one run per seed and head.
-        train, test: (images, labels) pairs; ``test`` is also the per-epoch validation set.
-        epochs, batch_size, learning_rate: training settings.
+        heads: head names. seeds: one run per seed (and head, and size).
+        train: (images (N, H, W, C), labels (N,)).
+        test: (images, labels) the finished models are scored on.
+        epochs: passes over the training data, one number or ``{head: epochs}``; or else
+        steps: gradient steps per run, one number or ``{head: steps}``, whatever the size of the training
+            data: the data are repeated whole (:func:`repeat_to_length`) into epochs of at least
+            ``steps_per_epoch`` steps, and the steps are rounded up to whole epochs.
+        sizes: optional training-set sizes: for each size and seed, ``stratified_subset(*train, size, seed)``
+            draws one subset, shared by every head; ``None`` trains on all of ``train``.
+        learning_rate: Adam's learning rate, one number or ``{head: rate}``.
+        batch_size: images per step. steps_per_epoch: the shortest epoch, in steps (with ``steps``).
+        validation: optional (images, labels) scored after every epoch (the history's ``val_*`` curves).
         verbose: print one line per run.
 
     Returns:
-        One dict per run: head, seed, history (per-epoch curves), train_accuracy, test_accuracy,
-        gap (train minus test accuracy), params, seconds.
+        One record (a dict) per run, in the order head-major within each size and seed loop: ``head``,
+        ``seed``, ``size`` (None without ``sizes``), ``learning_rate``, ``epochs``, ``steps`` (taken),
+        ``history`` (per-epoch curves), ``train_accuracy`` (on the run's own training data),
+        ``test_accuracy``, ``gap`` (train minus test accuracy), ``params`` and ``seconds``.
+        :func:`select` picks values out of them.
     """
-    if not heads or not seeds:
-        raise ValueError("heads and seeds must each name at least one entry")
+    from flatgap.data import stratified_subset
+
+    if not heads or not seeds or (sizes is not None and not sizes):
+        raise ValueError("heads, seeds and sizes (when given) must each name at least one entry")
+    if (epochs is None) == (steps is None):
+        raise ValueError("give exactly one of epochs and steps")
+    budget = _per_head("epochs" if steps is None else "steps", epochs if steps is None else steps, heads, positive_int)
+    rates = _per_head("learning_rate", learning_rate, heads, _positive_number)
+    batch_size = positive_int("batch_size", batch_size)
+    steps_per_epoch = positive_int("steps_per_epoch", steps_per_epoch)
     runs, reuse = [], {}
-    for head in heads:
+    for size in sizes if sizes is not None else [None]:
         for seed in seeds:
-            model = fresh_model(build, head, seed, learning_rate, reuse)
-            history = fit_quietly(model, *train, epochs=epochs, batch_size=batch_size, validation_data=test, seed=seed)
-            train_acc, test_acc = accuracy_of(model, *train), accuracy_of(model, *test)
-            runs.append(
-                {
-                    "head": head,
-                    "seed": seed,
-                    "history": history,
-                    "train_accuracy": train_acc,
-                    "test_accuracy": test_acc,
-                    "gap": train_acc - test_acc,
-                    "params": int(model.count_params()),
-                    "seconds": history["seconds"],
-                }
-            )
-            if verbose:
-                print(f"{head:>16} seed {seed}: train {train_acc:.3f}  test {test_acc:.3f}  ({history['seconds']:.1f} s)")
+            x_fit, y_fit = train if size is None else stratified_subset(*train, size, seed=seed)
+            if steps is not None:
+                x_rep, y_rep = repeat_to_length(x_fit, y_fit, steps_per_epoch * batch_size)
+            else:
+                x_rep, y_rep = x_fit, y_fit
+            per_epoch = math.ceil(len(x_rep) / batch_size)
+            for head in heads:
+                run_epochs = budget[head] if steps is None else math.ceil(budget[head] / per_epoch)
+                model = fresh_model(build, head, seed, rates[head], reuse)
+                history = fit_quietly(model, x_rep, y_rep, epochs=run_epochs, batch_size=batch_size,
+                                      validation_data=validation, seed=seed)
+                train_acc, test_acc = accuracy_of(model, x_fit, y_fit), accuracy_of(model, *test)
+                runs.append(
+                    {
+                        "head": head,
+                        "seed": seed,
+                        "size": size,
+                        "learning_rate": rates[head],
+                        "epochs": run_epochs,
+                        "steps": run_epochs * per_epoch,
+                        "history": history,
+                        "train_accuracy": train_acc,
+                        "test_accuracy": test_acc,
+                        "gap": train_acc - test_acc,
+                        "params": int(model.count_params()),
+                        "seconds": history["seconds"],
+                    }
+                )
+                if verbose:
+                    where = "" if size is None else f" n={size:<4}"
+                    print(f"{head:>16}{where} seed {seed}: train {train_acc:.3f}  test {test_acc:.3f}  "
+                          f"({history['seconds']:.1f} s)")
     return runs
 
 
-def summarize(runs: list[dict], key: str) -> dict[str, tuple[float, float]]:
-    """Mean and standard deviation of ``run[key]`` for each head: ``{head: (mean, std)}``."""
+def select(runs: Sequence[dict], key: str, **where) -> np.ndarray:
+    """``run[key]`` of every run whose fields equal ``where``, in run order (so in seed order for one head).
+
+    Example:
+        >>> runs = [{"head": "gap", "seed": 0, "test_accuracy": 0.9}, {"head": "flatten", "seed": 0, "test_accuracy": 0.95},
+        ...         {"head": "gap", "seed": 1, "test_accuracy": 0.8}]
+        >>> select(runs, "test_accuracy", head="gap")
+        array([0.9, 0.8])
+    """
     if not runs:
         raise ValueError("runs is empty")
-    if key not in runs[0]:
-        raise ValueError(f"key must be one of {sorted(k for k in runs[0] if k != 'history')}, got {key!r}")
-    out = {}
-    for head in dict.fromkeys(run["head"] for run in runs):
-        values = np.array([run[key] for run in runs if run["head"] == head], dtype=float)
-        out[head] = (float(values.mean()), float(values.std()))
-    return out
+    fields = sorted(runs[0])
+    for name in [key, *where]:
+        if name not in runs[0]:
+            raise ValueError(f"runs have no field {name!r}; they have {fields}")
+    chosen = [run[key] for run in runs if all(run[name] == value for name, value in where.items())]
+    if not chosen:
+        raise ValueError(f"no run has {where}")
+    return np.asarray(chosen)

@@ -9,12 +9,15 @@ The built book is read from ``_build/html`` of the repository (``make test`` bui
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # the authoring tools (toc, nbtools) are importable by every test
+
+import toc  # noqa: E402
 
 
 def pytest_configure(config):
@@ -42,26 +45,13 @@ def book_dir(html_dir: Path) -> Path:
     return html_dir.parent.parent
 
 
-def _files(entries: list[dict]) -> list[str]:
-    """The files of toc entries and of their nested sections, in reading order."""
-    names = []
-    for entry in entries:
-        if "file" in entry:
-            names.append(entry["file"])
-        names += _files(entry.get("sections", []))
-    return names
-
-
 @pytest.fixture(scope="session")
 def toc_parts(book_dir: Path) -> list[tuple[str, list[str]]]:
-    """The parts of ``_toc.yml``: (caption, [docname, ...]) in reading order; one part when the toc has none."""
-    toc = yaml.safe_load((book_dir / "_toc.yml").read_text())
-    parts = toc.get("parts") or [{"caption": "", "chapters": toc.get("chapters", [])}]
-    return [(part.get("caption", ""), _files(part.get("chapters", []))) for part in parts]
+    """The parts of the built book's ``_toc.yml``: (caption, [docname, ...]) in reading order."""
+    return toc.parts(book_dir)
 
 
 @pytest.fixture(scope="session")
-def toc_docnames(book_dir: Path, toc_parts) -> list[str]:
-    """Every page of the table of contents in reading order, as Sphinx docnames ("intro", "chapters/01_x")."""
-    root = yaml.safe_load((book_dir / "_toc.yml").read_text())["root"]
-    return [root] + [name for _, names in toc_parts for name in names]
+def toc_docnames(book_dir: Path) -> list[str]:
+    """Every page of the built book's table of contents in reading order, as Sphinx docnames."""
+    return toc.docnames(book_dir)

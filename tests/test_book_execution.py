@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
+import toc
 
 pytestmark = pytest.mark.book
 
@@ -21,9 +21,7 @@ CACHE = ROOT / "_build" / ".jupyter_cache"
 
 
 def executed_notebooks() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    names = [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
-    return [ROOT / f"{n}.ipynb" for n in names if n.split("/")[0] in ("chapters", "solutions") and (ROOT / f"{n}.ipynb").exists()]
+    return toc.notebooks("chapters") + toc.notebooks("solutions")
 
 
 @pytest.fixture(scope="module")

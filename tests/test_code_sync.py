@@ -18,9 +18,10 @@ def run_check(root: Path) -> subprocess.CompletedProcess:
 
 
 def copy_project(tmp_path: Path) -> Path:
-    """The pieces sync_saved.py reads: the tool, the table of contents, the chapters and the package sources."""
+    """The pieces sync_saved.py reads: the tool and its toc helper, the table of contents, the chapters and the package sources."""
     (tmp_path / "tools").mkdir()
-    shutil.copy(ROOT / "tools" / "sync_saved.py", tmp_path / "tools")
+    for tool in ("sync_saved.py", "toc.py"):
+        shutil.copy(ROOT / "tools" / tool, tmp_path / "tools")
     shutil.copy(ROOT / "_toc.yml", tmp_path)
     shutil.copytree(ROOT / "chapters", tmp_path / "chapters", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copytree(ROOT / "flatgap", tmp_path / "flatgap", ignore=shutil.ignore_patterns("__pycache__"))

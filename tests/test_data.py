@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from flatgap.data import SHAPE_NAMES, draw_shape, load_digits_nhwc, make_canvases, quadrant_labels, upscale
+from flatgap.data import (
+    SHAPE_NAMES,
+    draw_shape,
+    load_digits_nhwc,
+    make_canvases,
+    quadrant_labels,
+    stratified_subset,
+    upscale,
+)
 
 
 def test_digits_are_nhwc_float32_in_unit_range_with_fixed_stratified_split():
@@ -116,3 +124,43 @@ def test_quadrant_labels():
     np.testing.assert_array_equal(quadrant_labels(boxes, 32), [0, 1, 2, 3, 3])
     with pytest.raises(ValueError, match=r"boxes must have shape \(N, 4\)"):
         quadrant_labels(np.zeros((3, 2)), 32)
+
+
+def labelled(n_per_class=6, classes=3):
+    y = np.repeat(np.arange(classes), n_per_class)
+    x = np.arange(len(y), dtype=np.float32).reshape(-1, 1)
+    return x, y
+
+
+def test_stratified_subset_balances_classes_and_keeps_pairs():
+    x, y = labelled()
+    xs, ys = stratified_subset(x, y, 6, seed=3)
+    assert xs.shape == (6, 1)
+    assert np.bincount(ys).tolist() == [2, 2, 2]
+    # each kept example keeps its own label
+    assert np.array_equal(y[xs[:, 0].astype(int)], ys)
+
+
+def test_stratified_subset_is_seeded():
+    x, y = labelled()
+    a = stratified_subset(x, y, 6, seed=1)[0]
+    b = stratified_subset(x, y, 6, seed=1)[0]
+    c = stratified_subset(x, y, 6, seed=2)[0]
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "n, message",
+    [(5, "multiple of the number of classes"), (21, "rarest class has only 6"), (0, "positive integer")],
+)
+def test_stratified_subset_rejects_bad_sizes(n, message):
+    x, y = labelled()
+    with pytest.raises(ValueError, match=message):
+        stratified_subset(x, y, n)
+
+
+def test_stratified_subset_rejects_mismatched_labels():
+    x, y = labelled()
+    with pytest.raises(ValueError, match="one label per example"):
+        stratified_subset(x, y[:-1], 3)

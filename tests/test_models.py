@@ -1,10 +1,13 @@
 """Unit tests of flatgap.models: the parameter formulas against the models Keras builds, and bad arguments."""
 
+import re
+
 import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
-from flatgap.models import HEADS, build_classifier, dense_param_count
+from flatgap.heads import HEADS
+from flatgap.models import build_classifier, dense_param_count, receptive_field
 
 
 @pytest.mark.parametrize(
@@ -36,12 +39,12 @@ def test_gap_count_does_not_depend_on_the_spatial_size():
         (("flatten", 7, -1, 64, 10), "width must be a positive integer, got -1"),
         (("gap", 7, 7, 2.5, 10), "channels must be a positive integer, got 2.5"),
         (("gap", 7, 7, 64, True), "units must be a positive integer, got True"),
-        (("dense", 7, 7, 64, 10), "head must be 'flatten', 'gap' or 'gmp', got 'dense'"),
+        (("dense", 7, 7, 64, 10), "head must be one of ('flatten', 'flatten+dropout', 'gap', 'gap+dense', 'gmp'), got 'dense'"),
         (("flatten", None, 7, 64, 10), "height must be a positive integer, got None"),
     ],
 )
 def test_dense_param_count_rejects_bad_arguments(args, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         dense_param_count(*args)
 
 
@@ -60,17 +63,17 @@ def _head_input_shape(model):
     ],
 )
 def test_build_classifier_dense_counts_equal_the_formula(input_shape, filters, padding, pool_every, num_classes):
-    for head in ("flatten", "flatten+dropout", "gap", "gmp"):
+    import keras
+
+    for head in HEADS:
         model = build_classifier(
             head, input_shape=input_shape, num_classes=num_classes, filters=filters, padding=padding,
-            pool_every=pool_every,
+            pool_every=pool_every, hidden_units=12,
         )
         height, width, channels = _head_input_shape(model)
         assert channels == filters[-1]
-        formula_head = "flatten" if head.startswith("flatten") else head
-        assert model.get_layer("classifier").count_params() == dense_param_count(
-            formula_head, height, width, channels, num_classes
-        )
+        dense = sum(layer.count_params() for layer in model.layers if isinstance(layer, keras.layers.Dense))
+        assert dense == dense_param_count(head, height, width, channels, num_classes, hidden_units=12), head
         assert model.get_layer("head").count_params() == 0
         assert model.output_shape == (None, num_classes)
 
@@ -125,3 +128,37 @@ def test_build_classifier_gap_accepts_any_size_but_flatten_does_not():
 def test_build_classifier_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_classifier(**kwargs)
+
+
+def test_receptive_field_of_the_course_bodies():
+    from flatgap.models import build_classifier
+
+    plain = receptive_field(build_classifier("gap", input_shape=(8, 8, 1), filters=(16, 32)))
+    assert [r["rf"] for r in plain] == [3, 5]
+    pooled = receptive_field(build_classifier("gap", input_shape=(16, 16, 1), filters=(16, 32, 64), pool_every=1))
+    assert [(r["name"], r["rf"], r["jump"]) for r in pooled] == [
+        ("conv1", 3, 1),
+        ("pool1", 4, 2),
+        ("conv2", 8, 2),
+        ("pool2", 10, 4),
+        ("conv3", 18, 4),
+    ]
+
+
+def test_receptive_field_counts_strides_and_dilation():
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    x = keras.layers.Conv2D(2, 5, strides=2)(inputs)
+    x = keras.layers.Conv2D(2, 3, dilation_rate=2)(x)
+    model = keras.Model(inputs, x)
+    rows = receptive_field(model)
+    assert [(r["rf"], r["jump"]) for r in rows] == [(5, 2), (13, 2)]
+
+
+def test_receptive_field_needs_a_conv_or_pool_layer():
+    import keras
+
+    inputs = keras.Input((4,))
+    with pytest.raises(ValueError, match="no Conv2D or pooling layer"):
+        receptive_field(keras.Model(inputs, keras.layers.Dense(2)(inputs)))

@@ -2,41 +2,29 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
+import nbtools
 import pytest
+import toc
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
-
-
-def _load_nbtools():
-    spec = importlib.util.spec_from_file_location("nbtools", ROOT / "tools" / "nbtools.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
 
 
 def all_notebooks() -> list[Path]:
-    return sorted(p for folder in NOTEBOOK_DIRS for p in (ROOT / folder).glob("*.ipynb"))
+    return nbtools.all_notebooks()
 
 
 def test_every_toc_entry_exists():
-    missing = [name for name in toc_files() if not any((ROOT / f"{name}{ext}").exists() for ext in (".ipynb", ".md"))]
+    missing = [name for name in toc.docnames() if not any((ROOT / f"{name}{ext}").exists() for ext in (".ipynb", ".md"))]
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"
 
 
 def test_every_notebook_is_in_the_toc():
-    listed = set(toc_files())
+    listed = set(toc.docnames())
     unlisted = [str(p.relative_to(ROOT)) for p in all_notebooks() if str(p.relative_to(ROOT).with_suffix("")) not in listed]
     assert not unlisted, f"notebooks missing from _toc.yml (only_build_toc_files would drop them): {unlisted}"
 
@@ -49,7 +37,7 @@ def test_notebook_form(path):
     dirty = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
     assert not dirty, f"{name}: cells {dirty} carry outputs or execution counts; commit notebooks without outputs (nbstripout)"
     first_code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
-    expected = _load_nbtools().setup_cell_source()
+    expected = nbtools.setup_cell_source()
     assert "".join(first_code["source"]) == expected, (
         f"{name}: the first code cell must be the Colab/Binder set-up cell for the repository in _config.yml "
         "(run `python tools/nbtools.py setup-cells`)"
@@ -63,7 +51,37 @@ def test_chapter_opens_with_goals_and_closes_with_summary_and_self_check(path):
     markdown = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
     assert re.search(r"^#+ .*Summary", markdown, re.M | re.I), f"{path.name}: no Summary section"
     assert re.search(r"^#+ .*Self-check", markdown, re.M | re.I), f"{path.name}: no Self-check questions section"
-    assert re.search(r"you will be able to|you will|by the end", markdown[:3000], re.I), f"{path.name}: the opening must say what the reader will be able to do"
+    opening = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+    goals = re.search(r"^After this chapter you will be able to:\n\n((?:(?:- |  ).*(?:\n|$))+)", "".join(opening["source"]), re.M)
+    assert goals and len(re.findall(r"^- ", goals.group(1), re.M)) >= 2, (
+        f"{path.name}: the first cell must say 'After this chapter you will be able to:' followed by a list of at least two goals"
+    )
+
+
+TYPED_NUMBER = re.compile(r"\b[Cc]hapters?\s+\d+\b|\b[Pp]arts?\s+(?:I{1,3}|IV|VI?|V?I{1,3})\b")
+"""A chapter or part named by a number typed in the text ("chapter 14", "Part III")."""
+
+
+def book_texts() -> list[tuple[str, str]]:
+    """(where, text) of every cell of every notebook and of every Markdown page of the book."""
+    texts = [(f"{p.relative_to(ROOT)} cell {i}", "".join(c["source"]))
+             for p in all_notebooks() for i, c in enumerate(json.loads(p.read_text())["cells"])]
+    texts += [(name, (ROOT / f"{name}.md").read_text()) for name in toc.docnames() if (ROOT / f"{name}.md").exists()]
+    return texts
+
+
+def test_chapters_and_parts_are_named_by_link_never_by_a_typed_number():
+    typed = [f"{where}: {match.group(0)!r}" for where, text in book_texts() for match in TYPED_NUMBER.finditer(text)]
+    assert not typed, (
+        "link to the page instead of typing its number, e.g. [](14_where_flatten_wins.ipynb), which renders the number "
+        "and title from _toc.yml:\n" + "\n".join(typed)
+    )
+
+
+def test_the_typed_number_rule_can_fail():
+    assert TYPED_NUMBER.search("as chapter 14 shows") and TYPED_NUMBER.search("Part III measures it")
+    assert TYPED_NUMBER.search("(chapters 9 and 13)") and not TYPED_NUMBER.search("see [](14_where_flatten_wins.ipynb)")
+    assert not TYPED_NUMBER.search("claim 6, in particular") and not TYPED_NUMBER.search("a partial result")
 
 
 DOWNLOADS = re.compile(r"keras\.datasets|get_file\(|urlopen|urlretrieve|requests\.get|hub\.load|from_pretrained|tensorflow_datasets")

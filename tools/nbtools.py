@@ -34,11 +34,10 @@ def repository_url() -> str:
 def setup_cell_source() -> str:
     return (
         f"{SETUP_MARK}: installs the course's helper package when it is missing (locally it is installed).\n"
-        "try:\n"
-        "    import flatgap\n"
-        "except ImportError:\n"
-        f'    %pip install --quiet "flatgap @ git+{repository_url()}"\n'
-        "    import flatgap"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("flatgap") is None:\n'
+        f'    %pip install --quiet "flatgap @ git+{repository_url()}"'
     )
 
 

@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
+import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = re.compile(r"^#@save\s+([a-z_][a-z0-9_]*)\s*$")
@@ -31,9 +31,7 @@ it; edit the chapter, then run ``make sync`` (``python tools/sync_saved.py --wri
 
 def toc_notebooks() -> list[Path]:
     """Chapter notebooks in table-of-contents order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for part in toc.get("parts", []) for entry in part.get("chapters", [])]
-    return [ROOT / f"{name}.ipynb" for name in files if name.startswith("chapters/") and (ROOT / f"{name}.ipynb").exists()]
+    return toc.notebooks("chapters", ROOT)
 
 
 def saved_cells() -> dict[str, list[tuple[str, str]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flatgap.grading.harness import Check, case_rng, describe, keras_module, model_layers
+from flatgap.heads import get_head
 
 __all__ = [
     "check_gap_model",
@@ -80,7 +81,8 @@ def check_param_count_prediction(predict_param_count) -> None:
         h, w = shape[:2]
         if padding == "valid":
             h, w = h - len(filters) * (k - 1), w - len(filters) * (k - 1)
-        features = h * w * filters[-1] if head.startswith("flatten") else filters[-1]
+        fixed_size = get_head(head).fixed_size
+        features = get_head(head).features(h, w, filters[-1])
         hints = [
             (expected - sum(filters), "each Conv2D also has one bias per filter"),
             (expected - classes, "the Dense classifier also has one bias per class"),
@@ -89,7 +91,7 @@ def check_param_count_prediction(predict_param_count) -> None:
         ]
         if padding == "valid":
             hints.append((conv + shape[0] * shape[1] * filters[-1] * classes + classes, "with padding='valid' each k x k convolution shrinks H and W by k - 1"))
-        if head.startswith("flatten"):
+        if fixed_size:
             hints.append((conv + filters[-1] * classes + classes, "Flatten feeds H*W*C numbers to the Dense layer, not C"))
         else:
             hints.append((conv + h * w * filters[-1] * classes + classes, "global pooling feeds C numbers to the Dense layer, not H*W*C"))

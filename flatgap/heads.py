@@ -1,0 +1,110 @@
+"""The heads: one registry, one vocabulary, used by the models, the parameter formulas, the plots, grading and tests.
+
+A *head* is what sits between the last convolution of the body and the Dense classifier: it turns the
+(N, H, W, C) feature maps into one vector per image. Each entry of :data:`HEADS` says
+
+- which layers the head adds (the first is always named ``"head"``),
+- how many numbers per image it passes on (and so the Dense parameter formula),
+- whether it needs a fixed input size (its Dense layer's input size depends on H and W),
+- its plot colour and a one-line description.
+
+A new head is one :class:`Head` entry here; :func:`flatgap.models.build_classifier` and
+:func:`flatgap.models.dense_param_count` accept it at once.
+
+Example:
+    >>> HEADS["gap"].features(7, 7, 64), HEADS["flatten"].features(7, 7, 64)
+    (64, 3136)
+    >>> [name for name, head in HEADS.items() if head.fixed_size]
+    ['flatten', 'flatten+dropout']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Head:
+    """One head of the registry.
+
+    Attributes:
+        name: the name every function takes (``"gap"``).
+        description: one line, for tables and docs.
+        color: its colour in every plot that compares heads.
+        fixed_size: True when the head needs a fixed input size (the Dense layer after it has H*W*C inputs).
+        features: ``features(height, width, channels)``: numbers per image the head passes to the next layer.
+        add: ``add(x, options)`` applies the head's layers to the Keras tensor ``x`` (the maps, (N, H, W, C))
+            and returns (N, features); ``options`` holds ``dropout`` and ``hidden_units``.
+        hidden: True when the head ends in a hidden Dense(``hidden_units``) layer before the classifier.
+    """
+
+    name: str
+    description: str
+    color: str
+    fixed_size: bool
+    features: Callable[[int, int, int], int]
+    add: Callable
+    hidden: bool = False
+
+    def dense_params(self, height: int, width: int, channels: int, units: int, hidden_units: int = 64) -> int:
+        """Trainable parameters of the Dense layers from the head to ``units`` outputs (the head's own layers have none)."""
+        inputs = self.features(height, width, channels)
+        if self.hidden:
+            return inputs * hidden_units + hidden_units + hidden_units * units + units
+        return inputs * units + units
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _flatten(x, options):
+    return _keras().layers.Flatten(name="head")(x)
+
+
+def _flatten_dropout(x, options):
+    return _keras().layers.Dropout(options["dropout"], name="dropout")(_flatten(x, options))
+
+
+def _gap(x, options):
+    return _keras().layers.GlobalAveragePooling2D(name="head")(x)
+
+
+def _gap_dense(x, options):
+    return _keras().layers.Dense(options["hidden_units"], activation="relu", name="hidden")(_gap(x, options))
+
+
+def _gmp(x, options):
+    return _keras().layers.GlobalMaxPooling2D(name="head")(x)
+
+
+def _all(height, width, channels):
+    return height * width * channels
+
+
+def _channels(height, width, channels):
+    return channels
+
+
+HEADS: dict[str, Head] = {
+    head.name: head
+    for head in (
+        Head("flatten", "Flatten -> Dense(classes)", "#d95f02", True, _all, _flatten),
+        Head("flatten+dropout", "Flatten -> Dropout(rate) -> Dense(classes)", "#7570b3", True, _all, _flatten_dropout),
+        Head("gap", "GlobalAveragePooling2D -> Dense(classes)", "#1b9e77", False, _channels, _gap),
+        Head("gap+dense", "GlobalAveragePooling2D -> Dense(hidden) -> ReLU -> Dense(classes)", "#66a61e", False, _channels,
+             _gap_dense, hidden=True),
+        Head("gmp", "GlobalMaxPooling2D -> Dense(classes)", "#e7298a", False, _channels, _gmp),
+    )
+}
+"""Every head the course builds, by name, in the order tables list them."""
+
+
+def get_head(name) -> Head:
+    """The registry entry of ``name``; a ValueError that lists the heads when there is none."""
+    if not isinstance(name, str) or name not in HEADS:
+        raise ValueError(f"head must be one of {tuple(HEADS)}, got {name!r}")
+    return HEADS[name]
