@@ -3,7 +3,7 @@
 A *head* is what sits between the last convolution of the body and the Dense classifier: it turns the
 (N, H, W, C) feature maps into one vector per image. Each entry of :data:`HEADS` says
 
-- which layers the head adds (the first is always named ``"head"``),
+- which layers the head adds (its Flatten or pooling layer is always named ``"head"``),
 - how many numbers per image it passes on (and so the Dense parameter formula),
 - whether it needs a fixed input size (its Dense layer's input size depends on H and W),
 - its plot colour and a one-line description.
@@ -15,7 +15,7 @@ Example:
     >>> HEADS["gap"].features(7, 7, 64), HEADS["flatten"].features(7, 7, 64)
     (64, 3136)
     >>> [name for name, head in HEADS.items() if head.fixed_size]
-    ['flatten', 'flatten+dropout']
+    ['flatten', 'flatten+dropout', 'flatten+bottleneck']
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ class Head:
         fixed_size: True when the head needs a fixed input size (the Dense layer after it has H*W*C inputs).
         features: ``features(height, width, channels)``: numbers per image the head passes to the next layer.
         add: ``add(x, options)`` applies the head's layers to the Keras tensor ``x`` (the maps, (N, H, W, C))
-            and returns (N, features); ``options`` holds ``dropout`` and ``hidden_units``.
+            and returns (N, features); ``options`` holds ``dropout``, ``hidden_units`` and ``head_channels``.
         hidden: True when the head ends in a hidden Dense(``hidden_units``) layer before the classifier.
+        mixer: True when the head starts with a 1x1 convolution to ``head_channels`` channels (with its own
+            weights), so that a head can be matched in parameters to another one.
     """
 
     name: str
@@ -46,9 +48,13 @@ class Head:
     features: Callable[[int, int, int], int]
     add: Callable
     hidden: bool = False
+    mixer: bool = False
 
     def dense_params(self, height: int, width: int, channels: int, units: int, hidden_units: int = 64) -> int:
-        """Trainable parameters of the Dense layers from the head to ``units`` outputs (the head's own layers have none)."""
+        """Trainable parameters of the Dense layers from the head to ``units`` outputs (pooling and Flatten have none).
+
+        For a head with a 1x1 ``mixer``, ``channels`` is the number of channels the mixer outputs.
+        """
         inputs = self.features(height, width, channels)
         if self.hidden:
             return inputs * hidden_units + hidden_units + hidden_units * units + units
@@ -81,6 +87,19 @@ def _gmp(x, options):
     return _keras().layers.GlobalMaxPooling2D(name="head")(x)
 
 
+def _mix(x, options):
+    """A 1x1 convolution (with ReLU) to ``head_channels`` channels, named ``mixer``."""
+    return _keras().layers.Conv2D(options["head_channels"], 1, activation="relu", name="mixer")(x)
+
+
+def _flatten_bottleneck(x, options):
+    return _flatten(_mix(x, options), options)
+
+
+def _gap_wide(x, options):
+    return _gap(_mix(x, options), options)
+
+
 def _all(height, width, channels):
     return height * width * channels
 
@@ -98,6 +117,10 @@ HEADS: dict[str, Head] = {
         Head("gap+dense", "GlobalAveragePooling2D -> Dense(hidden) -> ReLU -> Dense(classes)", "#66a61e", False, _channels,
              _gap_dense, hidden=True),
         Head("gmp", "GlobalMaxPooling2D -> Dense(classes)", "#e7298a", False, _channels, _gmp),
+        Head("flatten+bottleneck", "Conv2D(head_channels, 1x1) -> Flatten -> Dense(classes)", "#e6ab02", True, _all,
+             _flatten_bottleneck, mixer=True),
+        Head("gap+wide", "Conv2D(head_channels, 1x1) -> GlobalAveragePooling2D -> Dense(classes)", "#a6761d", False,
+             _channels, _gap_wide, mixer=True),
     )
 }
 """Every head the course builds, by name, in the order tables list them."""

@@ -11,7 +11,7 @@ weights (``model.get_layer("classifier")``).
 
 from __future__ import annotations
 
-from flatgap._validate import positive_int
+from flatgap._validate import non_negative_int, positive_int
 from flatgap.heads import get_head
 
 
@@ -50,6 +50,9 @@ def build_classifier(
     pool_every: int = 0,
     dropout: float = 0.5,
     hidden_units: int = 64,
+    head_channels: int = 32,
+    use_bias: bool = True,
+    random_shift: int = 0,
     name: str | None = None,
 ):
     """One convolutional body with the chosen head, softmax outputs.
@@ -66,6 +69,12 @@ def build_classifier(
             (0: no pooling).
         dropout: rate of the Dropout layer of ``"flatten+dropout"``.
         hidden_units: width of the hidden Dense layer of ``"gap+dense"``.
+        head_channels: output channels of the 1x1 ``mixer`` convolution of ``"flatten+bottleneck"`` and
+            ``"gap+wide"`` (the knob that matches their classifier's parameters to another head's).
+        use_bias: ``False`` builds every convolution of the body without biases.
+        random_shift: shift every training image by a random whole number of pixels, up to this many in each
+            direction, zeros coming in (a ``RandomTranslation`` layer named ``random_shift``, active in training
+            only: data augmentation); needs a fixed input size.
         name: model name (default: ``f"{head}_model"``).
 
     Returns:
@@ -94,13 +103,24 @@ def build_classifier(
         raise ValueError(f"pool_every must be between 0 and {len(filters)}, got {pool_every!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    options = {"dropout": dropout, "hidden_units": positive_int("hidden_units", hidden_units)}
+    options = {"dropout": dropout, "hidden_units": positive_int("hidden_units", hidden_units),
+               "head_channels": positive_int("head_channels", head_channels)}
+    if not isinstance(use_bias, bool):
+        raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
+    random_shift = non_negative_int("random_shift", random_shift)
+    if random_shift and (input_shape[0] is None or input_shape[1] is None):
+        raise ValueError(f"random_shift needs a fixed input size (it is a fraction of H and W), got input_shape {tuple(input_shape)}")
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
+    if random_shift:
+        x = keras.layers.RandomTranslation(
+            random_shift / input_shape[0], random_shift / input_shape[1], fill_mode="constant", fill_value=0.0,
+            interpolation="nearest", name="random_shift")(x)
     pools = 0
     for index, count in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(count, kernel_size, padding=padding, activation="relu", name=f"conv{index}")(x)
+        x = keras.layers.Conv2D(count, kernel_size, padding=padding, activation="relu", use_bias=use_bias,
+                                name=f"conv{index}")(x)
         if pool_every and index % pool_every == 0 and index < len(filters):
             pools += 1
             x = keras.layers.MaxPooling2D(2, name=f"pool{pools}")(x)

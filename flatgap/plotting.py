@@ -127,3 +127,31 @@ def show_feature_maps(feature_maps, ncols: int = 8, title: str | None = None, ma
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_paired(ax, differences, intervals, scale: float = 100, xlabel: str = "paired difference (points)"):
+    """Draw paired differences per seed (dots) with their mean and 95% interval (a bar), one row each.
+
+    Args:
+        ax: the Matplotlib axes to draw on.
+        differences: ``{label: (seeds,) differences}``, drawn top to bottom in this order.
+        intervals: ``{label: Interval}`` (:func:`flatgap.stats.interval`) for the same labels.
+        scale: multiplies every value (100: fractions to points). xlabel: the x-axis label.
+
+    Returns:
+        ``ax``, with a vertical line at zero: a bar that crosses it is "no difference detected".
+    """
+    labels = list(differences)
+    if not labels or set(labels) != set(intervals):
+        raise ValueError("differences and intervals must name the same, non-empty set of comparisons")
+    for row, label in enumerate(labels):
+        values, iv = np.asarray(differences[label], dtype=float) * scale, intervals[label]
+        colour = "0.2" if iv.excludes_zero else "0.6"
+        ax.plot([iv.low * scale, iv.high * scale], [row, row], color=colour, lw=3, solid_capstyle="butt")
+        ax.plot(iv.mean * scale, row, "D", color=colour, ms=6)
+        ax.plot(values, np.full(values.shape, row + 0.18), "o", color="tab:blue", ms=3.5, alpha=0.7)
+    ax.axvline(0, color="tab:red", lw=1)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    return ax

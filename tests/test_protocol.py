@@ -1,0 +1,146 @@
+"""The protocol runner: three splits, the same tuning for every model, paired seeds, and the fast training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flatgap  # noqa: F401  (quiet TensorFlow first)
+from flatgap.data import make_canvases
+from flatgap.protocol import Protocol, run_experiment, validation_split
+from flatgap.runs import train_run
+from flatgap.stats import Interval, interval, verdict
+
+SHAPES = dict(input_shape=(12, 12, 1), num_classes=4, filters=(4,))
+QUICK = Protocol(learning_rates=(1e-2, 3e-2), extensions=0, max_epochs=3, patience=1, batch_size=32)
+
+
+def shapes(n, seed):
+    data = make_canvases(n, 12, kind="shape", seed=seed)
+    return data.images, data.labels
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seeds": (0, 1, 2, 3)}, "at least five distinct"),
+        ({"seeds": (0, 1, 2, 3, 3)}, "at least five distinct"),
+        ({"learning_rates": ()}, "learning_rates must be a non-empty"),
+        ({"learning_rates": (1e-3, -1.0)}, "learning_rates must be a non-empty"),
+        ({"tuning_seeds": 6}, "tuning_seeds must be between 1 and the number of seeds"),
+        ({"validation_fraction": 0.7}, "validation_fraction must be a float strictly between 0 and 0.5"),
+        ({"patience": 0}, "patience must be a positive integer"),
+    ],
+)
+def test_protocol_rejects_what_the_protocol_forbids(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Protocol(**kwargs)
+
+
+def test_protocol_describes_itself():
+    text = Protocol().describe()
+    assert "5 (0, 1, 2, 3, 4)" in text and "{0.001, 0.003, 0.01}" in text and "20%" in text
+
+
+def test_validation_split_is_stratified_disjoint_and_seeded():
+    labels = np.repeat(np.arange(5), 20)
+    train, held_out = validation_split(labels, 0.2, seed=3)
+    assert len(held_out) == 20 and np.bincount(labels[held_out]).tolist() == [4] * 5
+    assert not set(train) & set(held_out) and len(train) + len(held_out) == 100
+    assert np.array_equal(held_out, validation_split(labels, 0.2, seed=3)[1])
+    assert not np.array_equal(held_out, validation_split(labels, 0.2, seed=4)[1])
+
+
+def test_train_run_stops_early_and_keeps_the_best_epoch():
+    x, y = shapes(64, 1)
+    cache = {}
+    out = train_run(dict(head="gap", **SHAPES), (x[:48], y[:48]), (x[48:], y[48:]), seed=0, learning_rate=3e-2,
+                    max_epochs=30, patience=2, batch_size=16, cache=cache)
+    history = out["history"]
+    assert out["epochs_run"] == len(history["val_accuracy"]) <= 30
+    assert out["val_accuracy"] == max(history["val_accuracy"]) == history["val_accuracy"][out["best_epoch"] - 1]
+    assert out["epochs_run"] == 30 or out["epochs_run"] - out["best_epoch"] == 2
+    again = train_run(dict(head="gap", **SHAPES), (x[:48], y[:48]), (x[48:], y[48:]), seed=0, learning_rate=3e-2,
+                      max_epochs=30, patience=2, batch_size=16, cache={})
+    assert again["history"] == history, "a reused traced model gives exactly what a new one gives"
+    assert all(np.array_equal(a, b) for a, b in zip(again["weights"], out["weights"], strict=True))
+
+
+def test_train_run_on_parts_of_different_sizes_and_repeated_small_sets():
+    small, large = make_canvases(20, 12, kind="shape", seed=2), make_canvases(20, 16, kind="shape", seed=3)
+    config = dict(head="gap", input_shape=(None, None, 1), num_classes=4, filters=(4,))
+    out = train_run(config, [(small.images, small.labels), (large.images, large.labels)], (small.images, small.labels),
+                    seed=1, learning_rate=1e-2, max_epochs=2, patience=2, batch_size=8, min_epoch_steps=10)
+    # 40 images repeated to >= 10 steps of 8 (two copies), in batches of one size: (3 + 3) * 2 steps per epoch
+    assert out["steps"] == out["best_epoch"] * 12
+    with pytest.raises(ValueError, match="config must be a dict of build_classifier arguments"):
+        train_run({"filters": (4,)}, (small.images, small.labels), (small.images, small.labels), seed=0,
+                  learning_rate=1e-2, max_epochs=1, patience=1)
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        train_run(config, (small.images, small.labels), (small.images, small.labels), seed=0, learning_rate=0,
+                  max_epochs=1, patience=1)
+
+
+def test_run_experiment_tunes_every_model_alike_pairs_seeds_and_is_repeatable():
+    train, test = shapes(80, 4), shapes(40, 5)
+    models = {"flatten": dict(head="flatten", **SHAPES), "gap": dict(head="gap", **SHAPES)}
+    first = run_experiment(models, train, test, QUICK, workers=2, verbose=False)
+    assert [(r["model"], r["seed"]) for r in first.runs] == [(m, s) for m in models for s in QUICK.seeds]
+    assert len(first.tuning) == len(models) * QUICK.tuning_seeds * len(QUICK.learning_rates)
+    assert all("test_accuracy" not in r for r in first.tuning), "tuning runs never meet the test split"
+    for name in models:
+        chosen = first.choices[name, None]
+        assert set(first.select("learning_rate", model=name)) == {chosen}
+        means = [np.mean([r["val_accuracy"] for r in first.tuning if (r["model"], r["learning_rate"]) == (name, rate)])
+                 for rate in QUICK.learning_rates]
+        assert chosen == QUICK.learning_rates[int(np.argmax(means))]
+    assert first.paired("test_accuracy", "flatten", "gap").shape == (5,)
+    assert "lr 0.01" in first.tuning_table() and first.tuning_table().count("*") == 2
+    model = first.model_of("gap", 3)
+    assert model.count_params() == first.select("params", model="gap", seed=3)[0]
+    second = run_experiment(models, train, test, QUICK, workers=2, verbose=False)
+    assert [r["test_accuracy"] for r in second.runs] == [r["test_accuracy"] for r in first.runs]
+
+
+def test_a_best_rate_at_the_edge_of_the_grid_adds_the_next_rate_beyond_it():
+    train, test = shapes(80, 4), shapes(40, 5)
+    models = {"flatten": dict(head="flatten", **SHAPES), "gap": dict(head="gap", **SHAPES)}
+    protocol = Protocol(learning_rates=(1e-3, 1e-2), extensions=1, max_epochs=3, patience=1, batch_size=32)
+    experiment = run_experiment(models, train, test, protocol, workers=0, verbose=False)
+    for name in models:
+        tried = sorted({r["learning_rate"] for r in experiment.tuning if r["model"] == name})
+        means = {rate: np.mean([r["val_accuracy"] for r in experiment.tuning if (r["model"], r["learning_rate"]) == (name, rate)])
+                 for rate in (1e-3, 1e-2)}
+        best = max(means, key=means.get)
+        assert tried == sorted({1e-3, 1e-2, 1e-4 if best == 1e-3 else 0.1}), (name, tried, means)
+        assert experiment.choices[name, None] in tried
+
+
+def test_run_experiment_on_subsets_and_its_refusals():
+    train, test = shapes(120, 6), shapes(40, 7)
+    models = {"gap": dict(head="gap", **SHAPES)}
+    sweep = run_experiment(models, train, test, QUICK, sizes=[8, 16], workers=0, verbose=False)
+    assert sweep.select("size", model="gap").tolist() == [8] * 5 + [16] * 5
+    assert set(sweep.choices) == {("gap", 8), ("gap", 16)}
+    with pytest.raises(ValueError, match="validation must not be the test split"):
+        run_experiment(models, train, test, QUICK, validation=test, workers=0, verbose=False)
+    with pytest.raises(ValueError, match="validation must not be the test split"):
+        run_experiment(models, train, test, QUICK, validation=(test[0].copy(), test[1]), workers=0, verbose=False)
+    with pytest.raises(ValueError, match="models\\['x'\\] must be a dict of build_classifier arguments"):
+        run_experiment({"x": {"filters": (4,)}}, train, test, QUICK, workers=0, verbose=False)
+    with pytest.raises(ValueError, match="no final run of model 'gap' with seed 9"):
+        sweep.model_of("gap", 9, size=8)
+
+
+def test_interval_and_verdict_say_no_more_than_the_seeds_support():
+    iv = interval([0.010, 0.012, 0.011, 0.009, 0.013])
+    assert iv.low > 0 and iv.excludes_zero and iv.n == 5
+    assert verdict(iv, "A", "B").startswith("A beats B on test accuracy: +1.1 points")
+    wide = interval([0.03, -0.02, 0.01, 0.00, -0.01])
+    assert not wide.excludes_zero and verdict(wide, "A", "B").startswith("no difference in test accuracy detected")
+    assert verdict(Interval(-0.02, -0.03, -0.01, 5), "A", "B").startswith("B beats A on test accuracy: +2.0 points")
+    # the t interval of 5 seeds is wider than mean +- 2 standard errors (t with 4 degrees of freedom is 2.78)
+    values = np.array([0.0, 0.01, 0.02, 0.03, 0.04])
+    assert interval(values).high - values.mean() == pytest.approx(2.776 * values.std(ddof=1) / np.sqrt(5), rel=1e-3)
+    with pytest.raises(ValueError, match="at least two finite numbers"):
+        interval([0.1])
