@@ -26,7 +26,18 @@ def test_ex2_model_checkers():
     checks.check_gap_model(lambda channels, classes: build_classifier("gap", (None, None, channels), classes, filters=(4,)))
     message = failure(checks.check_gap_model, lambda channels, classes: build_classifier("flatten", (8, 8, channels), classes, filters=(4,)))
     assert "use GlobalAveragePooling2D" in message
-    checks.check_param_count_prediction(lambda shape, filters, k, padding, head, classes: build_classifier(head, shape, classes, filters, k, padding).count_params())
+    def arithmetic(shape, filters, k, padding, head, classes):
+        h, w, c = shape
+        total = 0
+        for count in filters:
+            total += k * k * c * count + count
+            c = count
+            h, w = (h - k + 1, w - k + 1) if padding == "valid" else (h, w)
+        return total + (h * w * c if head.startswith("flatten") else c) * classes + classes
+
+    checks.check_param_count_prediction(arithmetic)
+    built = failure(checks.check_param_count_prediction, lambda shape, filters, k, padding, head, classes: build_classifier(head, shape, classes, filters, k, padding).count_params())
+    assert "compute the count with arithmetic only, without building a model, but the call ran code of keras" in built
     keras.utils.set_random_seed(0)
     model = build_classifier("gap", (8, 8, 1), 10, filters=(4, 6), pool_every=1)
     classifier = model.get_layer("classifier")
