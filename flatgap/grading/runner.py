@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flatgap.grading.checkrun import question_request
 from flatgap.grading.report import NotebookGrade, outcome_from_result
 from flatgap.grading.submission import CodeCell, Submission, read_submission
 
@@ -166,7 +167,7 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
                 session.notes.append(f"code cell {cell.number} raised {raised} — graded questions whose code comes after it may fail because of it")
         for question in questions:
             output = str(Path(workdir) / f"{token}-{question.id}.json")
-            request = {"question": _request_of(submission, question), "seed": seed, "output": output}
+            request = {"question": question_request(submission.exercise, question), "seed": seed, "output": output}
             code = f"__import__('sys').modules['_flatgap_grader_{token}'].grader.run(globals(), {json.dumps(request)!r})"
             try:
                 executed = await run(code, history=False)
@@ -181,11 +182,6 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
         except Exception:  # a kernel that is already gone
             pass
     return session
-
-
-def _request_of(submission: Submission, question) -> dict:
-    exercise = submission.exercise
-    return {"id": question.id, "module": exercise.module, "checker": question.checker, "arguments": list(question.arguments), "function": question.function}
 
 
 def _read_result(path: str, token: str, question, cell_error) -> dict:
