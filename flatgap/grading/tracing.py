@@ -38,8 +38,6 @@ def library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     dirs.update(p for p in sys.path if "site-packages" in p or "dist-packages" in p)
-    dirs.add(sys.prefix)
-    dirs.add(sys.base_prefix + os.sep + "lib")
     resolved = {str(Path(d).resolve()) for d in dirs if d}
     resolved.add(_PACKAGE_DIR)
     return tuple(sorted(d.rstrip(os.sep) + os.sep for d in resolved))
