@@ -242,6 +242,8 @@ def _blame(death: _Death, executed: list[CodeCell]) -> tuple[CodeCell | None, bo
 
 def grade_submission(submission: Submission, cwd, seed: int | None = None, timeout: float = 300) -> NotebookGrade:
     """Execute a matched notebook and run every question's check (see the module docstring)."""
+    from jupyter_core.utils import run_sync
+
     from flatgap.grading.harness import new_seed
 
     seed = new_seed() if seed is None else int(seed)
@@ -254,7 +256,7 @@ def grade_submission(submission: Submission, cwd, seed: int | None = None, timeo
     with tempfile.TemporaryDirectory(prefix="flatgap-grade-") as workdir:
         for _ in range(MAX_RUNS):
             pending = [q for q in questions if q.id not in results]
-            session = asyncio.run(_session(submission, skip, pending, seed, cwd, timeout, workdir, token))
+            session = run_sync(_session)(submission, skip, pending, seed, cwd, timeout, workdir, token)  # also from a running event loop
             notes += session.notes
             results.update(session.results)
             death = session.death
