@@ -175,6 +175,11 @@ def test_lost_tags_duplicates_and_claims_are_repaired_or_ignored_with_a_note():
     notebook.cells.remove(code_cell(notebook, "ex1-q5"))
     code_cell(notebook, "ex1-q6").source = "# graded: ex1-q6 (3 points)\npass"
     code_cell(notebook, "ex1-q7").source = code_cell(notebook, "ex1-q7").source.replace("(2 points)", "(20 points)")
+    q8 = code_cell(notebook, "ex1-q8")
+    definition = next(c for c in notebook.cells if c.source.startswith("def conv2d_param_count"))
+    q8.source = definition.source + "\n\n\n" + q8.source.replace("# graded: ex1-q8 (1 point)\n", "")
+    q8.source = "# graded: ex1-q8 (1 point)\n" + q8.source  # two cells merged under the graded header
+    notebook.cells.remove(definition)
     notebook.cells.append(nbformat.v4.new_code_cell("# graded: ex1-q10 (50 points)\nprint('full marks')", metadata={"tags": [GRADED_TAG]}))
     notebook.cells.append(nbformat.v4.new_code_cell("print('tagged')", metadata={"tags": [GRADED_TAG]}))
     submission = read_submission(notebook, "Copy of ex1_numpy_layers (2).ipynb")
@@ -186,11 +191,13 @@ def test_lost_tags_duplicates_and_claims_are_repaired_or_ignored_with_a_note():
     assert "the graded cell of ex1-q5 is missing from the notebook; the grader checked gmp_backward anyway" in notes
     assert "differs from the course's; the grader runs the course's check of conv2d_forward instead" in notes
     assert "claims 20 points for ex1-q7; the course gives it 2" in notes
+    assert "(the graded cell of ex1-q8) differs from the course's; the grader runs the course's check of conv2d_param_count instead; it also holds other code, which the grader runs" in notes
     assert "claims to be graded question ex1-q10 (50 points), which is not a question of ex1_numpy_layers: it earns nothing" in notes
     assert "is tagged 'graded' but is not one of the course's graded cells: it earns nothing" in notes
     assert sorted(c.question for c in submission.cells if c.role == "graded") == [f"ex1-q{i}" for i in (1, 2, 3, 4, 6, 7, 8, 9)]
     ran = [c.source for c in submission.to_run()]
     assert "# graded: ex1-q10 (50 points)\nprint('full marks')" in ran and not any(s.startswith("# graded: ex1-q2") for s in ran)
+    assert any(s.startswith("# graded: ex1-q8") for s in ran) and not any(s.startswith("# graded: ex1-q6") for s in ran)
 
 
 def test_the_exercise_is_told_from_the_cells_when_the_file_was_renamed():

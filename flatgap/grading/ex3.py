@@ -32,6 +32,8 @@ def check_shift_images(shift_images) -> None:
         text = f"shift_images(images, dy={dy}, dx={dx}) with images of shape {images.shape}"
         text = text if i < fixed else check.random(text)
         got = check.call(text, images, dy, dx)
+        if isinstance(got, np.ndarray) and np.shares_memory(got, check.inputs[0]):
+            check.fail(text, "a new array", "the input array itself (or a view of it)", "start from np.zeros_like(images) and copy the block that stays in view")
         expected = reference(images, dy, dx)
         hints = [(np.roll(images, (dy, dx), axis=(1, 2)), "pixels that leave the image must not come back on the other side (np.roll wraps around): fill the vacated pixels with zeros")]
         if images.shape[1] == images.shape[2] and dy != dx:

@@ -148,6 +148,7 @@ class Check:
         self.fn = fn
         self.cases = 0
         self.random_cases = 0
+        self.inputs: list = []
         self.seed = current_seed()
         self.fresh = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
         if not callable(fn):
@@ -167,6 +168,7 @@ class Check:
         """
         __tracebackhide__ = True
         guarded = [_guarded(a) for a in args]
+        self.inputs = guarded  # what the function received (read-only copies), for checks on the result
         try:
             result = self.fn(*guarded)
         except NotImplementedError:
@@ -303,6 +305,8 @@ class Check:
             self.fail(text, f"{what} ({expected:.6g})", describe(got), hint)
         if integer and not float(got).is_integer():
             self.fail(text, f"an integer ({int(expected)})", describe(got), "parameter counts are whole numbers; use integer arithmetic")
+        if integer and isinstance(got, (float, np.floating)):
+            self.fail(text, f"an int ({int(expected)})", f"the float {float(got)!r}", "return an int: use integer arithmetic (// rather than /) or int(...)")
         if not np.isfinite(float(got)):
             self.fail(text, f"{what} ({expected:.6g})", describe(got), "look for a division by zero or an overflow in np.exp")
         if np.isclose(float(got), expected, rtol=rtol, atol=atol):

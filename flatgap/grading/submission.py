@@ -4,7 +4,8 @@
 
 - ``graded``: the course's graded cell of a question, found by its header ``# graded: exN-qM ...`` (with or
   without its tag: some editors drop cell metadata) or by its code (when the header was lost). The grader
-  does not run it: it runs the question's check itself, after the notebook, with the course's checker;
+  does not run it: it runs the question's check itself, after the notebook, with the course's checker
+  (unless the cell also defines or imports something, say after two cells were merged: then it runs too);
 - ``copy``: a second cell matching a question already found (a cell duplicated by accident): not run;
 - ``score``: the score cell (the notebook's own table): not run, the grader prints its own;
 - ``code``: everything else, run in order. A cell that claims a question the manifest does not have, or
@@ -15,6 +16,7 @@ Each of those repairs comes with a note for the report. Questions and points com
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,7 @@ class CodeCell:
     role: str
     question: str | None = None
     cell_id: str = ""
+    runs: bool = False
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Submission:
 
     def to_run(self) -> list[CodeCell]:
         """The cells the grader runs, in order."""
-        return [cell for cell in self.cells if cell.role == "code"]
+        return [cell for cell in self.cells if cell.role == "code" or cell.runs]
 
     def graded_cell(self, question: str) -> int | None:
         """The code-cell number of a question's graded cell (None when it is missing)."""
@@ -75,6 +78,16 @@ def _parse(notebook) -> list[_Parsed]:
         header = (match["question"], int(match["points"])) if match else None
         parsed.append(_Parsed(len(parsed) + 1, source, tuple(cell_tags(cell)), str(cell.get("id", "")), header, graded_body(source)))
     return parsed
+
+
+def _defines_something(source: str) -> bool:
+    """Does this code define a function or class, assign a name or import (so that later code may need it)?"""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Import, ast.ImportFrom)
+    return any(isinstance(node, kinds) for node in tree.body)
 
 
 def _is_score_cell(cell: _Parsed, exercise: Exercise) -> bool:
@@ -147,9 +160,12 @@ def read_submission(notebook, name: str, exercise: str | None = None, exercises:
             notes.append(f"{where} (the graded cell of {question.id}) lost its {GRADED_TAG!r} tag; the grader restored it")
         if cell.header and cell.header[1] != question.points:
             notes.append(f"{where} claims {cell.header[1]} points for {question.id}; the course gives it {question.points}")
+        runs = False
         if cell.body != graded_body(question.source):
-            notes.append(f"{where} (the graded cell of {question.id}) differs from the course's; the grader runs the course's check of {question.function} instead")
-        cells.append(CodeCell(cell.number, cell.source, "graded", question.id, cell.cell_id))
+            runs = _defines_something(cell.source)
+            also = "; it also holds other code, which the grader runs" if runs else ""
+            notes.append(f"{where} (the graded cell of {question.id}) differs from the course's; the grader runs the course's check of {question.function} instead{also}")
+        cells.append(CodeCell(cell.number, cell.source, "graded", question.id, cell.cell_id, runs))
     for question in chosen.questions:
         if question.id not in found:
             notes.append(f"the graded cell of {question.id} is missing from the notebook; the grader checked {question.function} anyway")
