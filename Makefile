@@ -16,8 +16,8 @@ help:
 	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
 	@echo "make test       set up .venv and run every test (book build included)"
 	@echo "make lab        open the notebooks in JupyterLab"
-	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one)"
-	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one, SEED=n to repeat a run)"
+	@echo "make exercises  regenerate exercises/ and the grading manifest from solutions/"
 	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
 	@echo "make bench      per-notebook execution times, build times and the NumPy speed ratios"
 	@echo "make lint       ruff over the package, tools, tests and notebooks"
@@ -48,7 +48,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python tools/book_times.py
 
 grade: $(STAMP)
-	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb)
+	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb) $(if $(SEED),--seed $(SEED))
 
 exercises: $(STAMP)
 	$(VENV)/bin/python -m flatgap.grading.generate

@@ -13,8 +13,10 @@ The four proofs, each on the real notebooks:
    unchanged — fail every graded cell with the checker's ``AssertionError`` (the grader core runs them);
 4. no graded cell of a solution carries a skip or raises-exception marker.
 
-Plus: the committed exercises are byte-for-byte what the generator writes; a deliberately broken solution
-fails with the checker's readable message; ``make grade`` prints a score table.
+Plus: the committed exercises and the manifest are byte-for-byte what the generator writes; a deliberately
+broken solution fails with the checker's readable message; ``make grade`` prints a score table. The false
+credit the grader refuses, and the agreement of ``make grade`` with the score cell, are in
+``tests/test_grading_trust.py``.
 
 The nbval runs are subprocesses (``python -m pytest --nbval ... --nbval-current-env -p no:cacheprovider``)
 on copies in a temporary folder, each notebook variant executed once.
@@ -42,9 +44,11 @@ from flatgap.grading.generate import (
     exercise_from_solution,
     expect_stub_errors,
     generated_exercises,
+    generated_files,
     replace_regions,
     trivial_variant,
 )
+from flatgap.grading.manifest import MANIFEST_PATH, load, score_cell_source
 from flatgap.grading.notebooks import graded_cells, read_notebook, regions, validate
 from flatgap.grading.runner import grade
 from flatgap.nbfiles import write_notebook
@@ -119,8 +123,9 @@ def report(process: subprocess.CompletedProcess, results: dict | None = None) ->
 # --------------------------------------------------------------------------------------------------------
 
 
-def test_three_solution_notebooks_with_at_least_15_graded_questions():
-    assert NAMES == ["ex1_numpy_layers", "ex2_keras", "ex3_experiments"]
+def test_every_solution_notebook_has_checkers_and_at_least_15_graded_questions_in_all():
+    assert NAMES[:3] == ["ex1_numpy_layers", "ex2_keras", "ex3_experiments"]
+    assert [e.name for e in load()] == NAMES, "the manifest lists every solution notebook, in order"
     questions = []
     for path in SOLUTIONS:
         graded, found = validate(read_notebook(path), str(path), exercise=path.stem.split("_")[0])
@@ -135,11 +140,20 @@ def test_three_solution_notebooks_with_at_least_15_graded_questions():
     assert len(questions) >= 15, questions
 
 
-def test_committed_exercises_are_what_the_generator_writes():
-    generated = generated_exercises(ROOT / "solutions")
-    assert sorted(generated) == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
-    stale = [name for name, text in generated.items() if (ROOT / "exercises" / name).read_bytes() != text.encode("utf-8")]
-    assert not stale, f"exercises out of date: {stale} — run `make exercises` (python -m flatgap.grading.generate)"
+def test_committed_exercises_and_the_manifest_are_what_the_generator_writes():
+    generated = generated_files(ROOT / "solutions", ROOT / "exercises")
+    assert sorted(p.name for p in generated if p.suffix == ".ipynb") == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+    assert MANIFEST_PATH in generated and MANIFEST_PATH.parent == ROOT / "flatgap" / "grading"
+    stale = [str(path.relative_to(ROOT)) for path, text in generated.items() if not path.exists() or path.read_bytes() != text.encode("utf-8")]
+    assert not stale, f"out of date: {stale} — run `make exercises` (python -m flatgap.grading.generate)"
+    assert sorted(generated_exercises(ROOT / "solutions")) == [f"{name}.ipynb" for name in NAMES]
+
+
+def test_the_manifest_ships_in_the_package_as_a_module():
+    import flatgap.grading.manifest_data as data
+
+    assert Path(data.__file__).resolve() == MANIFEST_PATH
+    assert [record["name"] for record in data.EXERCISES] == NAMES
 
 
 def test_exercises_hold_stubs_and_no_solution_code():
@@ -152,6 +166,7 @@ def test_exercises_hold_stubs_and_no_solution_code():
         assert all("# YOUR CODE HERE" in c.source for c in stubs)
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in exercise.cells if c.cell_type == "code")
         assert [g.question for g in graded_cells(exercise)] == [g.question for g in graded_cells(solution(name))]
+        assert exercise.cells[-1].source == score_cell_source(name), "the last cell of every exercise is its score cell"
 
 
 def test_proof4_no_graded_solution_cell_is_skipped_or_allowed_to_raise():
@@ -300,17 +315,19 @@ def test_a_broken_solution_fails_with_the_checkers_readable_message(tmp_path):
 
 @pytest.mark.notebooks
 def test_make_grade_prints_a_table_and_a_score(tmp_path):
-    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
-    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")  # and no solutions folder beside it
     command = [sys.executable, "-m", "flatgap.grading.cli", "exercises/ex1_numpy_layers.ipynb", "--json", "report.json"]
     process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert process.returncode == 0, process.stdout + process.stderr
     total = sum(g.points for g in graded_cells(solution("ex1_numpy_layers")))
     assert f"score: 0 / {total} points" in process.stdout
     assert "not attempted: NotImplementedError: ex1-q1:" in process.stdout
+    seed = re.search(r"^random cases from seed (\d+) \(repeat this run with --seed \1", process.stdout, re.MULTILINE)
+    assert seed, process.stdout
     assert "Traceback" not in process.stdout + process.stderr
     record = json.loads((tmp_path / "report.json").read_text())
     assert [q["status"] for q in record["notebooks"][0]["questions"]] == ["not attempted"] * len(graded_cells(solution("ex1_numpy_layers")))
+    assert record["seed"] == int(seed.group(1)) == record["notebooks"][0]["seed"]
 
     missing = subprocess.run([sys.executable, "-m", "flatgap.grading.cli", "exercises/ex9_nothing.ipynb"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2

@@ -27,3 +27,15 @@ def test_ex3_checkers(capsys):
     assert "MINUS" in failure(checks.check_generalization_gap, lambda runs, head: (-gap(runs, head)[0], gap(runs, head)[1]))
     assert "centre the maps" in failure(checks.check_pad_to, lambda x, h, w: np.pad(x, ((0, 0), (0, h - x.shape[1]), (0, w - x.shape[2]), (0, 0))))
     assert "upside down" in failure(checks.check_gap_dilution, lambda h, w, nh, nw: nh * nw / (h * w))
+
+
+def test_shift_images_returns_a_new_array_and_counts_are_ints():
+    from flatgap.shift import shift_images
+
+    def lazy(images, dy, dx):
+        return images if dy == dx == 0 else shift_images(images, dy, dx)
+
+    assert "expected a new array, got the input array itself" in failure(checks.check_shift_images, lazy)
+    from flatgap.grading import ex1
+
+    assert "return an int" in failure(ex1.check_conv2d_param_count, lambda kh, kw, c, f: float(kh * kw * c * f + f))

@@ -1,14 +1,16 @@
-"""Unit tests of the grading machinery, in process (no kernels): notebook conventions, generator, grader core, table."""
+"""Unit tests of the grading machinery, in process (no kernels): notebook conventions, generator, manifest,
+the one pass that matches a student's notebook to the manifest, and the table."""
 
 from __future__ import annotations
 
+import copy
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from flatgap.grading import GRADED_TAG
-from flatgap.grading.cli import format_grade
 from flatgap.grading.generate import (
     exercise_from_solution,
     expect_stub_errors,
@@ -16,9 +18,14 @@ from flatgap.grading.generate import (
     stub_lines,
     trivial_variant,
 )
-from flatgap.grading.notebooks import NotebookFormatError, graded_cells, regions, validate
-from flatgap.grading.runner import NotebookGrade, Outcome, outcomes, restore_graded_cells
+from flatgap.grading.manifest import find, load, score_cell_source
+from flatgap.grading.notebooks import NotebookFormatError, graded_call, graded_cells, read_notebook, regions, validate
+from flatgap.grading.report import NotebookGrade, Outcome, format_grade
+from flatgap.grading.runner import _blame, _calls_exit, _Death, _how_it_stopped
+from flatgap.grading.submission import CodeCell, read_submission
 from flatgap.nbfiles import notebook_text
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def solution_notebook(extra_cells=()):
@@ -118,34 +125,109 @@ def test_a_graded_cell_needs_its_tag_and_header():
         graded_cells(notebook)
 
 
-def executed(errors: dict[int, tuple[str, str]]):
-    """The test solution notebook as if executed, with error outputs in the given cells."""
-    notebook = solution_notebook()
-    for index, (ename, evalue) in errors.items():
-        notebook.cells[index].outputs = [nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[])]
-    return notebook
+def test_a_graded_cell_is_one_checker_call():
+    assert graded_call("# graded: ex2-q5 (2 points)\ncheck_model_cam(model_cam, model, split.x_test[:16], 'conv3')") == (
+        "check_model_cam",
+        ("model_cam", "model", "split.x_test[:16]", "'conv3'"),
+    )
+    for body in ["x = 1", "check(f)\ncheck(g)", "check(f, seed=1)", "check(*args)", "check()"]:
+        with pytest.raises(NotebookFormatError):
+            graded_call(f"# graded: ex9-q1 (1 point)\n{body}")
 
 
-def test_outcomes_of_an_executed_notebook_and_the_table():
-    results, notes = outcomes(executed({3: ("NotImplementedError", "ex9-q1: Scale it."), 4: ("AssertionError", "g(1): expected -1, got 1")}))
-    assert [(o.question, o.status, o.earned, o.cell) for o in results] == [("ex9-q1", "not attempted", 0, 3), ("ex9-q2", "failed", 0, 4)]
-    assert notes == []
-    results, notes = outcomes(executed({2: ("SyntaxError", "invalid syntax"), 4: ("NameError", "name 'g' is not defined")}))
-    assert [(o.status, o.message) for o in results] == [("passed", ""), ("failed", "NameError: name 'g' is not defined")]
-    assert notes and notes[0].startswith("code cell 2 (not graded) raised SyntaxError: invalid syntax")
-    table = format_grade(NotebookGrade("ex9.ipynb", results, notes, 1.0), width=100)
+def test_the_manifest_holds_every_question_with_its_checker_and_points():
+    exercises = load()
+    assert [e.name for e in exercises][:3] == ["ex1_numpy_layers", "ex2_keras", "ex3_experiments"]
+    ex1 = find("ex1")
+    assert ex1 is find("ex1_numpy_layers") or ex1 == find("ex1_numpy_layers")
+    assert ex1.total == 14 and ex1.module == "flatgap.grading.ex1"
+    q3 = ex1.question("ex1-q3")
+    assert (q3.points, q3.function, q3.checker, q3.arguments, q3.title) == (1, "gap_forward", "check_gap_forward", ("gap_forward",), "GlobalAveragePooling2D, forward")
+    assert ex1.score_source == score_cell_source("ex1_numpy_layers")
+    with pytest.raises(KeyError, match="ex1_numpy_layers"):
+        find("ex9")
+
+
+def student(name="ex1_numpy_layers"):
+    return read_notebook(ROOT / "solutions" / f"{name}.ipynb")
+
+
+def code_cell(notebook, question):
+    return next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(f"# graded: {question} "))
+
+
+def test_the_solution_matches_the_manifest_without_notes():
+    submission = read_submission(student(), "solutions/ex1_numpy_layers.ipynb")
+    assert submission.exercise.name == "ex1_numpy_layers" and submission.notes == []
+    roles = [c.role for c in submission.cells]
+    assert roles.count("graded") == 9 and roles.count("score") == 1 and roles[-1] == "score"
+    assert all(c.role == "code" for c in submission.to_run())
+
+
+def test_lost_tags_duplicates_and_claims_are_repaired_or_ignored_with_a_note():
+    notebook = student()
+    code_cell(notebook, "ex1-q1").metadata = {}  # an editor dropped the tag
+    duplicate = copy.deepcopy(code_cell(notebook, "ex1-q2"))
+    duplicate["id"] = "duplicate"
+    notebook.cells.insert(notebook.cells.index(code_cell(notebook, "ex1-q2")) + 1, duplicate)
+    q4 = code_cell(notebook, "ex1-q4")
+    q4.source = q4.source.split("\n", 1)[1]  # the header is gone, the call is still there
+    notebook.cells.remove(code_cell(notebook, "ex1-q5"))
+    code_cell(notebook, "ex1-q6").source = "# graded: ex1-q6 (3 points)\npass"
+    code_cell(notebook, "ex1-q7").source = code_cell(notebook, "ex1-q7").source.replace("(2 points)", "(20 points)")
+    q8 = code_cell(notebook, "ex1-q8")
+    definition = next(c for c in notebook.cells if c.source.startswith("def conv2d_param_count"))
+    q8.source = definition.source + "\n\n\n" + q8.source.replace("# graded: ex1-q8 (1 point)\n", "")
+    q8.source = "# graded: ex1-q8 (1 point)\n" + q8.source  # two cells merged under the graded header
+    notebook.cells.remove(definition)
+    notebook.cells.append(nbformat.v4.new_code_cell("# graded: ex1-q10 (50 points)\nprint('full marks')", metadata={"tags": [GRADED_TAG]}))
+    notebook.cells.append(nbformat.v4.new_code_cell("print('tagged')", metadata={"tags": [GRADED_TAG]}))
+    submission = read_submission(notebook, "Copy of ex1_numpy_layers (2).ipynb")
+    notes = "\n".join(submission.notes)
+    assert submission.exercise.name == "ex1_numpy_layers"
+    assert "(the graded cell of ex1-q1) lost its 'graded' tag; the grader restored it" in notes
+    assert "repeats the graded cell of ex1-q2" in notes and "the copy is ignored" in notes
+    assert "is the graded cell of ex1-q4 without its header" in notes
+    assert "the graded cell of ex1-q5 is missing from the notebook; the grader checked gmp_backward anyway" in notes
+    assert "differs from the course's; the grader runs the course's check of conv2d_forward instead" in notes
+    assert "claims 20 points for ex1-q7; the course gives it 2" in notes
+    assert "(the graded cell of ex1-q8) differs from the course's; the grader runs the course's check of conv2d_param_count instead; it also holds other code, which the grader runs" in notes
+    assert "claims to be graded question ex1-q10 (50 points), which is not a question of ex1_numpy_layers: it earns nothing" in notes
+    assert "is tagged 'graded' but is not one of the course's graded cells: it earns nothing" in notes
+    assert sorted(c.question for c in submission.cells if c.role == "graded") == [f"ex1-q{i}" for i in (1, 2, 3, 4, 6, 7, 8, 9)]
+    ran = [c.source for c in submission.to_run()]
+    assert "# graded: ex1-q10 (50 points)\nprint('full marks')" in ran and not any(s.startswith("# graded: ex1-q2") for s in ran)
+    assert any(s.startswith("# graded: ex1-q8") for s in ran) and not any(s.startswith("# graded: ex1-q6") for s in ran)
+
+
+def test_the_exercise_is_told_from_the_cells_when_the_file_was_renamed():
+    assert read_submission(student("ex2_keras"), "untitled.ipynb").exercise.name == "ex2_keras"
+    with pytest.raises(ValueError, match="not one of the course's exercises"):
+        read_submission(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), "mine.ipynb")
+
+
+def test_the_table_and_its_notes():
+    grade = NotebookGrade(
+        "ex9.ipynb",
+        [Outcome("ex9-q1", 2, "passed", None, ""), Outcome("ex9-q2", 1, "not attempted", "NotImplementedError", "NotImplementedError: ex9-q2: hint")],
+        ["code cell 2 raised SyntaxError: invalid syntax"],
+        1.0,
+        seed=42,
+    )
+    table = format_grade(grade, width=100)
+    assert table.splitlines()[0] == "ex9.ipynb  (ran in 1.0 s, random cases from seed 42)"
     assert "  ex9-q1    2 / 2   passed" in table and "score: 2 / 3 points" in table
-    assert "not attempted" not in table
-    grade = NotebookGrade("x", [Outcome("ex9-q1", 2, "not attempted", "NotImplementedError", "NotImplementedError: ex9-q1: hint", 3)])
-    assert "failed  not attempted: NotImplementedError: ex9-q1: hint" in format_grade(grade)
+    assert "failed  not attempted: NotImplementedError: ex9-q2: hint" in table
+    assert "note: code cell 2 raised SyntaxError" in table
 
 
-def test_edited_and_missing_graded_cells_are_restored_or_reported():
-    student = solution_notebook()
-    student.cells[3].source = "# graded: ex9-q1 (2 points)\npass  # no more check"
-    del student.cells[4]
-    restored, missing = restore_graded_cells(student, solution_notebook())
-    assert restored.cells[3].source == solution_notebook().cells[3].source
-    assert missing == ["ex9-q2"]
-    results, _ = outcomes(restored, canonical=solution_notebook())
-    assert [(o.question, o.status) for o in results] == [("ex9-q1", "passed"), ("ex9-q2", "missing")]
+def test_a_stopped_kernel_is_blamed_on_what_stopped_it_and_not_on_memory():
+    exit_cell, crash_cell = CodeCell(3, "print(1)\nexit()", "code"), CodeCell(4, "import os\nos._exit(3)", "code")
+    assert _calls_exit(exit_cell.source) and not _calls_exit(crash_cell.source) and _calls_exit("%time exit()")
+    assert _blame(_Death(0, CodeCell(5, "x = 1", "code"), None), [exit_cell]) == (exit_cell, True)
+    assert _blame(_Death(3, crash_cell, None), [exit_cell]) == (crash_cell, False)
+    assert _blame(_Death(3, None, "ex1-q8"), [exit_cell]) == (None, False)
+    assert _how_it_stopped(0, True) == "calls exit(), which ends the notebook's Python kernel"
+    assert "exit status 3" in _how_it_stopped(3, False) and "memory" not in _how_it_stopped(3, False)
+    assert "SIGSEGV" in _how_it_stopped(-11, False) and "memory" not in _how_it_stopped(-11, False)
+    assert "SIGKILL" in _how_it_stopped(-9, False) and "memory" in _how_it_stopped(-9, False)

@@ -1,70 +1,45 @@
 """Grade exercise notebooks locally: ``python -m flatgap.grading.cli NOTEBOOK...`` (``make grade``).
 
-Each notebook is run top to bottom in a fresh kernel (your file is not modified), and a table lists every
-graded question: its points, whether it passed, and the checker's message when it did not. The exit status
-is 0 whenever the notebooks could be run, whatever the score (the table is a report); it is 2 when a
-notebook could not be run at all, and the reason is printed in one sentence.
+Each notebook is run top to bottom in a fresh kernel (your file is not modified); then the grader runs
+every question's check itself, with the course's checkers and fresh random inputs drawn from a seed it
+prints (``--seed`` repeats a run). A table lists every question of the course's manifest: its points,
+whether it passed, and the checker's message when it did not. The exit status is 0 whenever the notebooks
+could be run, whatever the score (the table is a report); it is 2 when a notebook could not be run at
+all, and the reason is printed in one sentence.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import textwrap
 from dataclasses import asdict
 from pathlib import Path
 
-from flatgap.grading.runner import CannotRun, NotebookGrade, grade_notebook
-
-RESULT_WORDS = {"passed": "passed", "failed": "failed", "not attempted": "failed", "missing": "failed"}
-
-
-def format_grade(grade: NotebookGrade, width: int | None = None) -> str:
-    """The per-question table of one notebook, with its score."""
-    width = width or max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
-    rows = [("question", "points", "result", "message")]
-    for o in grade.outcomes:
-        message = o.message
-        if o.status in ("not attempted", "missing"):
-            message = f"{o.status}: {o.message}"
-        rows.append((o.question, f"{o.earned} / {o.points}", RESULT_WORDS[o.status], message))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    indent = sum(widths) + 2 + 3 * 2
-    lines = [f"{grade.name}  (ran in {grade.seconds:.1f} s)", ""]
-    for number, row in enumerate(rows):
-        head = "  " + "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  "
-        message_lines = []
-        for paragraph in row[3].splitlines() or [""]:
-            message_lines += textwrap.wrap(paragraph, max(30, width - indent)) or [""]
-        lines.append((head + message_lines[0]).rstrip())
-        lines += [" " * indent + extra for extra in message_lines[1:]]
-        if number == 0:
-            lines.append("  " + "  ".join("-" * w for w in widths) + "  " + "-" * 7)
-    for note in grade.notes:
-        lines += ["", textwrap.fill(f"note: {note}", width, subsequent_indent="      ")]
-    lines += ["", f"  score: {grade.score} / {grade.total} points"]
-    return "\n".join(lines)
+from flatgap.grading.report import format_grade
+from flatgap.grading.runner import CannotRun, grade_notebook
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flatgap.grading.harness import new_seed
+
     parser = argparse.ArgumentParser(
         prog="python -m flatgap.grading.cli",
-        description="Run exercise notebooks top to bottom and print a per-question score table.",
+        description="Run exercise notebooks top to bottom, check every graded question, and print a per-question score table.",
     )
     parser.add_argument("notebooks", nargs="+", type=Path, help="the notebooks to grade, e.g. exercises/ex1_numpy_layers.ipynb")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds one cell may run (default 300)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds one cell or one check may run (default 300)")
+    parser.add_argument("--seed", type=int, help="seed of the random cases (default: a new one, printed)")
+    parser.add_argument("--exercise", help="which exercise the notebooks are (default: told from the file name and cells)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    parser.add_argument(
-        "--no-restore", action="store_true", help="grade the graded cells as they are in the notebook, not the course's copies"
-    )
     args = parser.parse_args(argv)
+    seed = new_seed() if args.seed is None else args.seed
+    print(f"random cases from seed {seed} (repeat this run with --seed {seed}, or make grade SEED={seed})", flush=True)
     grades, failures = [], []
     for path in args.notebooks:
         print(f"grading {path} ...", flush=True)
         try:
-            grade = grade_notebook(path, timeout=args.timeout, restore=not args.no_restore)
+            grade = grade_notebook(path, timeout=args.timeout, seed=seed, exercise=args.exercise)
         except CannotRun as error:
             failures.append(str(path))
             print(f"cannot grade {path}: {error}\n", flush=True)
@@ -84,12 +59,13 @@ def main(argv: list[str] | None = None) -> int:
                 "score": g.score,
                 "total": g.total,
                 "seconds": round(g.seconds, 2),
+                "seed": g.seed,
                 "notes": g.notes,
                 "questions": [asdict(o) | {"earned": o.earned} for o in g.outcomes],
             }
             for g in grades
         ]
-        args.json.write_text(json.dumps({"notebooks": record, "could_not_run": failures}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"seed": seed, "notebooks": record, "could_not_run": failures}, indent=1) + "\n")
     if failures:
         print(f"could not run: {', '.join(failures)}", file=sys.stderr)
         return 2

@@ -15,13 +15,17 @@ __all__ = [
     "check_model_cam",
 ]
 
+
 def check_gap_model(build_gap_model) -> None:
     """``build_gap_model(channels, num_classes)``: a keras.Model with a conv body and a GAP head for any input size."""
     __tracebackhide__ = True
     keras = keras_module()
     check = Check(build_gap_model, "build_gap_model")
-    for case, (channels, classes) in enumerate([(1, 10), (3, 4)]):
+    rng = check.fresh
+    configs = [((1, 10), False), ((3, 4), False), ((int(rng.integers(1, 5)), int(rng.integers(2, 13))), True)]
+    for case, ((channels, classes), random) in enumerate(configs):
         text = f"build_gap_model(channels={channels}, num_classes={classes})"
+        text = check.random(text) if random else text
         model = check.call(text, channels, classes)
         if not isinstance(model, keras.Model):
             hint = "did you forget the return statement?" if model is None else "return the keras.Model you built"
@@ -39,8 +43,10 @@ def check_gap_model(build_gap_model) -> None:
             input_shape = None
         if input_shape != (None, None, None, channels):
             check.fail(text, f"model.input_shape == (None, None, None, {channels})", str(input_shape), f"start from keras.Input(shape=(None, None, {channels})): None lets H and W vary")
-        for size_case, (n, h, w) in enumerate([(1, 8, 8), (2, 13, 17), (1, 32, 24)]):
-            x = case_rng(100 + 10 * case + size_case).random((n, h, w, channels)).astype("float32")
+        sizes = [(1, 8, 8), (2, 13, 17), (1, 32, 24), (int(rng.integers(1, 4)), int(rng.integers(8, 41)), int(rng.integers(8, 41)))]
+        for size_case, (n, h, w) in enumerate(sizes):
+            source = rng if size_case == len(sizes) - 1 else case_rng(100 + 10 * case + size_case)
+            x = source.random((n, h, w, channels)).astype("float32")
             call = f"{text}(x) with x of shape {(n, h, w, channels)}"
             try:
                 y = np.asarray(model(x, training=False))
@@ -71,10 +77,19 @@ def check_param_count_prediction(predict_param_count) -> None:
         ((16, 16, 1), (4, 8, 16), 3, "same", "gmp", 10),
         ((12, 10, 2), (6,), 3, "same", "flatten+dropout", 3),
     ]
-    for args in cases:
+    fixed = len(cases)
+    rng = check.fresh
+    for _ in range(2):
+        depth, k = int(rng.integers(1, 4)), int(rng.choice([1, 3, 5]))
+        shape = (int(rng.integers(8, 25)), int(rng.integers(8, 25)), int(rng.integers(1, 4)))
+        padding = str(rng.choice(["same", "valid"])) if min(shape[:2]) - depth * (k - 1) >= 1 else "same"
+        filters = tuple(int(v) for v in rng.integers(2, 17, size=depth))
+        cases.append((shape, filters, k, padding, str(rng.choice(["flatten", "flatten+dropout", "gap", "gmp"])), int(rng.integers(2, 13))))
+    for i, args in enumerate(cases):
         shape, filters, k, padding, head, classes = args
         text = f"predict_param_count{args}"
-        got = check.call(text, *args)
+        text = text if i < fixed else check.random(text)
+        got = check.without_libraries(text, ("keras", "tensorflow"), "compute the count with arithmetic only, without building a model", *args)
         expected = build_classifier(head, shape, classes, filters, k, padding).count_params()
         channels = [shape[2], *filters]
         conv = sum(k * k * a * b + b for a, b in zip(channels[:-1], filters, strict=True))
@@ -105,10 +120,13 @@ def check_flatten_dense_to_conv(flatten_dense_to_conv) -> None:
     from flatgap.equivalences import flatten_dense_to_conv as reference
 
     check = Check(flatten_dense_to_conv, "flatten_dense_to_conv")
-    for i, ((h, w, c), units) in enumerate([((3, 4, 2), 5), ((1, 1, 6), 3), ((2, 2, 1), 1)]):
-        rng = case_rng(200 + i)
+    fixed = [((3, 4, 2), 5), ((1, 1, 6), 3), ((2, 2, 1), 1)]
+    random = [(tuple(int(v) for v in check.fresh.integers(1, 7, size=3)), int(check.fresh.integers(1, 9))) for _ in range(2)]
+    for i, ((h, w, c), units) in enumerate(fixed + random):
+        rng = case_rng(200 + i) if i < len(fixed) else check.fresh
         kernel, bias = rng.standard_normal((h * w * c, units)), rng.standard_normal(units)
         text = f"flatten_dense_to_conv(kernel, bias, {h}, {w}, {c}) with kernel of shape {kernel.shape}"
+        text = text if i < len(fixed) else check.random(text)
         got_kernel, got_bias = check.pair(text, check.call(text, kernel, bias, h, w, c), "(conv_kernel, conv_bias)")
         ref_kernel, ref_bias = reference(kernel, bias, h, w, c)
         check.array(
@@ -146,11 +164,22 @@ def check_class_activation_map(class_activation_map) -> None:
     from flatgap.equivalences import class_activation_maps
 
     check = Check(class_activation_map, "class_activation_map")
-    for i, ((h, w, c), classes, k) in enumerate([((5, 4, 3), 10, 2), ((7, 7, 1), 4, 0), ((3, 6, 4), 4, 3), ((1, 1, 5), 2, 1)]):
-        rng = case_rng(300 + i)
-        maps, weights = rng.random((h, w, c)), rng.standard_normal((c, classes))
+    fixed = [((5, 4, 3), 10, 2), ((7, 7, 1), 4, 0), ((3, 6, 4), 4, 3), ((1, 1, 5), 2, 1)]
+    rng = check.fresh
+    random = []
+    for _ in range(2):
+        classes = int(rng.integers(2, 11))
+        random.append((tuple(int(v) for v in rng.integers(1, 9, size=3)), classes, int(rng.integers(0, classes))))
+    for i, ((h, w, c), classes, k) in enumerate(fixed + random):
+        source = case_rng(300 + i) if i < len(fixed) else rng
+        maps, weights = source.random((h, w, c)), source.standard_normal((c, classes))
         text = f"class_activation_map(feature_maps, weights, {k}) with feature_maps of shape {(h, w, c)} and weights of shape {(c, classes)}"
-        got = check.call(text, maps, weights, k)
+        text = text if i < len(fixed) else check.random(text)
+        shapes = (
+            f"feature_maps has shape (H, W, C) = {(h, w, c)} and weights (C, num_classes) = {(c, classes)}; the class's weights "
+            f"are the column weights[:, class_index], shape ({c},), and feature_maps @ weights[:, class_index] gives the ({h}, {w}) map"
+        )
+        got = check.call(text, maps, weights, k, error_hint=shapes)
         expected = class_activation_maps(maps[None], weights, np.zeros(classes), k)[0]
         hints = [
             (expected / c, "the CAM is a weighted SUM over the channels, not a mean"),
@@ -170,33 +199,57 @@ def check_class_activation_map(class_activation_map) -> None:
     check.passed()
 
 
+def _random_gap_model(rng):
+    """A small GAP classifier with random weights, its conv layer's name and images for it (fresh cases)."""
+    from flatgap.models import build_classifier
+
+    depth = int(rng.integers(1, 4))
+    h, w, c = int(rng.integers(8, 17)), int(rng.integers(8, 17)), int(rng.integers(1, 4))
+    classes = int(rng.integers(2, 8))
+    model = build_classifier("gap", (h, w, c), classes, tuple(int(v) for v in rng.integers(3, 13, size=depth)), pool_every=int(rng.integers(0, 2)))
+    model.set_weights([(rng.standard_normal(weight.shape) * 0.5).astype("float32") for weight in model.get_weights()])
+    images = rng.random((int(rng.integers(2, 7)), h, w, c)).astype("float32")
+    return model, images, f"conv{depth}"
+
+
 def check_model_cam(model_cam, model, images, conv_layer: str) -> None:
     """``model_cam(model, images, class_index, conv_layer) -> (N, H', W')``: the CAMs of a GAP model.
 
     ``model`` comes from ``flatgap.models.build_classifier("gap", ...)``: ``conv_layer`` names its last
-    convolution and its Dense layer is ``model.get_layer("classifier")``.
+    convolution and its Dense layer is ``model.get_layer("classifier")``. The checker also runs
+    ``model_cam`` on a GAP model of its own, with random weights, size and depth.
     """
     __tracebackhide__ = True
     keras = keras_module()
     check = Check(model_cam, "model_cam")
-    features = np.asarray(keras.Model(model.input, model.get_layer(conv_layer).output)(images, training=False))
-    kernel, bias = model.get_layer("classifier").get_weights()
-    classes = kernel.shape[1]
-    images = np.asarray(images)
-    for batch, k in [(images, 0), (images[:1], classes // 2), (images, classes - 1)]:
-        text = f"model_cam(model, images, {k}, {conv_layer!r}) with images of shape {batch.shape}"
-        got = check.call(text, model, batch, k, conv_layer)
-        maps = features[: len(batch)]
+    own_model, own_images, own_layer = _random_gap_model(check.fresh)
+    cases = []
+    for this_model, this_images, layer, random in [(model, np.asarray(images), conv_layer, False), (own_model, own_images, own_layer, True)]:
+        features = np.asarray(keras.Model(this_model.input, this_model.get_layer(layer).output)(this_images, training=False))
+        kernel, bias = this_model.get_layer("classifier").get_weights()
+        classes = kernel.shape[1]
+        batches = [(this_images, 0), (this_images[:1], classes // 2), (this_images, classes - 1)]
+        if random:
+            batches = [(this_images, int(check.fresh.integers(0, classes)))]
+        cases += [(this_model, batch, k, layer, features[: len(batch)], kernel, bias, random) for batch, k in batches]
+    for this_model, batch, k, layer, maps, kernel, bias, random in cases:
+        text = f"model_cam(model, images, {k}, {layer!r}) with images of shape {batch.shape}"
+        text = check.random(text + " on a GAP model with random weights") if random else text
         expected = maps @ kernel[:, k]
+        shapes = (
+            f"the output of layer {layer!r} has shape {maps.shape} (N, H', W', C) and the classifier's kernel {kernel.shape} "
+            f"(C, num_classes): features @ kernel[:, class_index] gives the {expected.shape} maps"
+        )
+        got = check.call(text, this_model, batch, k, layer, error_hint=shapes)
         check.array(
             text,
             got,
             expected,
             "CAMs",
-            shape_hints=lambda got, batch=batch, maps=maps: (
-                f"return the maps at the resolution of layer {conv_layer!r}, {maps.shape[1:3]}; do not resize them to the image"
+            shape_hints=lambda got, batch=batch, maps=maps, layer=layer, shapes=shapes: (
+                f"return the maps at the resolution of layer {layer!r}, {maps.shape[1:3]}; do not resize them to the image"
                 if tuple(got[1:3]) == batch.shape[1:3] and got[1:3] != maps.shape[1:3]
-                else f"one (H', W') map per image: feature maps of {conv_layer!r} @ kernel[:, class_index]"
+                else f"one (H', W') map per image: {shapes}"
             ),
             value_hints=[
                 (expected + bias[k], "leave the bias out: CAM = sum_c kernel[c, k] * A[..., c] (Zhou et al., 2016)"),
@@ -205,6 +258,8 @@ def check_model_cam(model_cam, model, images, conv_layer: str) -> None:
             rtol=1e-4,
             atol=1e-5,
         )
+    features = cases[0][4]
+    kernel, bias = cases[0][5], cases[0][6]
     logits = features.mean(axis=(1, 2)) @ kernel + bias
     cam_means = (features @ kernel).mean(axis=(1, 2)) + bias
     identity = float(np.abs(logits - cam_means).max())

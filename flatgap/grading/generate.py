@@ -1,8 +1,9 @@
 """Generate the exercise notebooks from the solutions, and the variants CI grades.
 
 ``python -m flatgap.grading.generate`` (``make exercises``) writes ``exercises/<name>.ipynb`` for every
-``solutions/<name>.ipynb``. ``--check`` writes nothing and exits 1 when a committed exercise differs
-from what would be generated (the test suite runs the same comparison).
+``solutions/<name>.ipynb``, and the manifest of every graded question, :mod:`flatgap.grading.manifest_data`
+(see :mod:`flatgap.grading.manifest`). ``--check`` writes nothing and exits 1 when a committed exercise or
+the manifest differs from what would be generated (the test suite runs the same comparison).
 
 What changes from solution to exercise:
 
@@ -36,7 +37,9 @@ from pathlib import Path
 import nbformat
 
 from flatgap.grading import SOLUTION_ONLY_TAG
-from flatgap.grading.notebooks import NotebookFormatError, Region, read_notebook, validate
+from flatgap.grading.manifest import MANIFEST_PATH, manifest_text
+from flatgap.grading.manifest import exercise_from_solution as manifest_entry
+from flatgap.grading.notebooks import NotebookFormatError, Region, graded_cells, read_notebook, validate
 from flatgap.nbfiles import notebook_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,8 +186,6 @@ def expect_stub_errors(exercise, where: str = "notebook"):
                 if stripped.startswith("raise NotImplementedError(") and stripped.endswith(")"):
                     message = json.loads(stripped[len("raise NotImplementedError(") : -1])
                     messages[message.split(":", 1)[0]] = message
-    from flatgap.grading.notebooks import graded_cells
-
     for graded in graded_cells(notebook, where):
         if graded.question not in messages:
             raise NotebookFormatError(f"{where}: no stub raises NotImplementedError for {graded.question}")
@@ -199,33 +200,38 @@ def expect_stub_errors(exercise, where: str = "notebook"):
     return notebook
 
 
-def generated_exercises(solutions_dir: Path = ROOT / "solutions") -> dict[str, str]:
-    """Map each exercise file name to the text the generator writes for it."""
-    out = {}
+def generated_files(solutions_dir: Path = ROOT / "solutions", exercises_dir: Path = ROOT / "exercises") -> dict[Path, str]:
+    """Map each file the generator writes (every exercise, then the manifest) to its text."""
+    out, entries = {}, []
     for path in sorted(Path(solutions_dir).glob("*.ipynb")):
         solution = read_notebook(path)
-        validate(solution, str(path), exercise=exercise_prefix(path))
-        out[path.name] = notebook_text(exercise_from_solution(solution, str(path)))
+        entries.append(manifest_entry(solution, path.stem, str(path)))
+        out[Path(exercises_dir) / path.name] = notebook_text(exercise_from_solution(solution, str(path)))
+    out[MANIFEST_PATH] = manifest_text(entries)
     return out
+
+
+def generated_exercises(solutions_dir: Path = ROOT / "solutions") -> dict[str, str]:
+    """Map each exercise file name to the text the generator writes for it."""
+    return {path.name: text for path, text in generated_files(solutions_dir).items() if path.suffix == ".ipynb"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flatgap.grading.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions", help="folder of solution notebooks")
     parser.add_argument("--exercises", type=Path, default=ROOT / "exercises", help="folder to write the exercises to")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed exercise differs")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed exercise or the manifest differs")
     args = parser.parse_args(argv)
+    if not sorted(args.solutions.glob("*.ipynb")):
+        print(f"error: no solution notebooks in {args.solutions}", file=sys.stderr)
+        return 1
     try:
-        texts = generated_exercises(args.solutions)
+        texts = generated_files(args.solutions, args.exercises)
     except NotebookFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if not texts:
-        print(f"error: no solution notebooks in {args.solutions}", file=sys.stderr)
-        return 1
     stale = 0
-    for name, text in texts.items():
-        target = args.exercises / name
+    for target, text in texts.items():
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current == text:
             print(f"up to date: {target}")

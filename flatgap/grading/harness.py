@@ -2,27 +2,69 @@
 
 A checker (in :mod:`flatgap.grading.ex1`, :mod:`~flatgap.grading.ex2`, ...) makes one :class:`Check` for the
 student's function, calls it through :meth:`Check.call` on each case, and compares what comes back with
-:meth:`Check.array`, :meth:`Check.number` or :meth:`Check.pair`. Two rules hold for every checker:
+:meth:`Check.array`, :meth:`Check.number` or :meth:`Check.pair`. The rules every checker follows:
 
 - a ``NotImplementedError`` raised by the student's function (the exercise's stub) propagates unchanged;
 - any other exception raised by the student's function becomes an ``AssertionError`` that names the call,
-  the exception and the line of the student's code that raised it. The checkers themselves never fail
-  with anything but ``AssertionError``.
+  the exception and the function and line of the student's code that raised it. The checkers themselves
+  never fail with anything but ``AssertionError``;
+- the student's function gets read-only copies of the input arrays (and copies of lists and dicts), so an
+  in-place edit fails at the line that makes it, and the message names the function that made it;
+- cases are fixed ones (:func:`case_rng`, the same on every run) plus fresh random ones
+  (:attr:`Check.fresh`) drawn from the *grading seed*: the grader draws one per run and prints it
+  (:func:`grading_seed`); without one, each check draws its own, or reads ``FLATGAP_GRADING_SEED``. The
+  message of a failed random case names its seed, so the failure can be reproduced.
 
 Keras is imported only by :func:`keras_module`, so exercise 1 (NumPy) needs no TensorFlow.
 """
 
 from __future__ import annotations
 
-import ast
+import contextlib
+import copy
 import inspect
-import textwrap
-import traceback
+import os
+import secrets
+import zlib
 
 import numpy as np
 
+from flatgap.grading.tracing import count_lines, is_library, library_calls
+
 SEED = 2024
-"""Base seed of the checkers' fixed random cases."""
+"""Base seed of the checkers' fixed cases."""
+
+SEED_VARIABLE = "FLATGAP_GRADING_SEED"
+"""Environment variable that fixes the grading seed of checks run without one (graded cells, the score cell)."""
+
+_seed: int | None = None
+
+
+def new_seed() -> int:
+    """A fresh grading seed: ``FLATGAP_GRADING_SEED`` when it is set, else a random one."""
+    value = os.environ.get(SEED_VARIABLE, "").strip()
+    if value:
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{SEED_VARIABLE} must be a whole number, got {value!r}") from None
+    return secrets.randbelow(2**31)
+
+
+@contextlib.contextmanager
+def grading_seed(seed: int):
+    """Within the block, every check draws its random cases from ``seed`` (the grader's seed)."""
+    global _seed
+    previous, _seed = _seed, int(seed)
+    try:
+        yield
+    finally:
+        _seed = previous
+
+
+def current_seed() -> int:
+    """The grading seed in force, or a new one (see :func:`new_seed`)."""
+    return _seed if _seed is not None else new_seed()
 
 
 def describe(value) -> str:
@@ -48,24 +90,11 @@ def shape_text(shape) -> str:
     return str(tuple(int(s) if s is not None else None for s in shape))
 
 
-def _library_dirs() -> tuple[str, ...]:
-    import sysconfig
-    from pathlib import Path
-
-    paths = sysconfig.get_paths()
-    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
-    dirs.add(str(Path(__file__).resolve().parents[1]))  # the flatgap package itself
-    return tuple(str(Path(d).resolve()) for d in dirs)
-
-
 def _student_frame(error: BaseException) -> str:
-    """' (in gap_forward, line 7: x.mean(axis=5))': the last frame of the student's own code, or ''."""
-    from pathlib import Path
+    """' (in gap_forward, line 7: x.mean(axis=5))': the last frame of the student's code that raised, or ''."""
+    import traceback
 
-    libraries = _library_dirs()
-    frames = [
-        f for f in traceback.extract_tb(error.__traceback__) if not str(Path(f.filename).resolve()).startswith(libraries) and not f.filename.startswith("<frozen")
-    ]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not is_library(f.filename)]
     if not frames:
         return ""
     frame = frames[-1]
@@ -73,32 +102,95 @@ def _student_frame(error: BaseException) -> str:
     return f" (in {frame.name}, line {frame.lineno}{line})"
 
 
+def _same(a, b) -> bool:
+    """Deep equality of checker inputs (arrays, lists, dicts, numbers)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b
+
+
+def _guarded(value):
+    """What the student's function receives: a read-only copy of an array, a copy of a list or dict."""
+    if isinstance(value, np.ndarray):
+        guarded = value.copy()
+        guarded.setflags(write=False)
+        return guarded
+    if isinstance(value, (list, dict)):
+        return copy.deepcopy(value)
+    return value
+
+
+def _parameter_names(fn) -> list[str]:
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
 class Check:
-    """Calls a student's function and fails with readable messages; one per checker run."""
+    """Calls a student's function and fails with readable messages; one per checker run.
+
+    Attributes:
+        seed: the grading seed of this run's random cases. fresh: the generator of those cases.
+        cases: number of cases that passed so far. random_cases: how many of them were random.
+    """
 
     def __init__(self, fn, name: str):
         __tracebackhide__ = True
         self.name = name
         self.fn = fn
         self.cases = 0
+        self.random_cases = 0
+        self.inputs: list = []
+        self.seed = current_seed()
+        self.fresh = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
         if not callable(fn):
             raise AssertionError(f"{name} should be a function, got {describe(fn)} — did you assign something else to the name {name}?")
 
-    def call(self, text: str, *args, **kwargs):
-        """Call the student's function; ``text`` describes the call for messages."""
+    def random(self, text: str) -> str:
+        """The description of one random case (counted as such): ``text`` plus the seed that reproduces it."""
+        self.random_cases += 1
+        return f"{text} (random case, seed {self.seed})"
+
+    def call(self, text: str, *args, error_hint: str | None = None):
+        """Call the student's function; ``text`` describes the call for messages.
+
+        Args:
+            error_hint: appended to the message when the function raises (for example the shapes it
+                should have seen).
+        """
         __tracebackhide__ = True
-        snapshots = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        guarded = [_guarded(a) for a in args]
+        self.inputs = guarded  # what the function received (read-only copies), for checks on the result
         try:
-            result = self.fn(*args, **kwargs)
+            result = self.fn(*guarded)
         except NotImplementedError:
             raise
+        except KeyboardInterrupt:
+            raise AssertionError(f"{text} was interrupted before it returned: it ran too long (an endless loop?)") from None
         except Exception as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise AssertionError(f"{text} raised {type(error).__name__}: {message}{_student_frame(error)}") from error
-        for i, before in snapshots:
-            if args[i].shape != before.shape or not np.array_equal(args[i], before, equal_nan=True):
+            where = _student_frame(error)
+            if isinstance(error, ValueError) and "read-only" in str(error):
                 raise AssertionError(
-                    f"{text} changed its input in place (argument {i + 1}); work on a new array instead "
+                    f"{text}: an input array was changed in place{where or ' (in ' + self.name + ')'} — work on a new array "
+                    "instead (for example `x = x - m` rather than `x -= m`, or start from x.copy())"
+                ) from None
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            hint = f" — {error_hint}" if error_hint else ""
+            raise AssertionError(f"{text} raised {type(error).__name__}: {message}{where}{hint}") from error
+        names = _parameter_names(self.fn)
+        for i, (before, after) in enumerate(zip(args, guarded, strict=True)):
+            if isinstance(before, (np.ndarray, list, dict)) and not _same(before, after):
+                what = f"its input {names[i]}" if i < len(names) else f"argument {i + 1}"
+                raise AssertionError(
+                    f"{text} changed {what} in place; work on a new array or list instead "
                     "(for example `x = x - m` rather than `x -= m`, or start from x.copy())"
                 )
         self.cases += 1
@@ -114,8 +206,37 @@ class Check:
         if not isinstance(cache, (tuple, list)) or tuple(cache) != shape:
             self.fail(text, f"cache == x.shape == {shape}", describe(cache), "the backward pass only needs the input's shape: cache = x.shape")
 
+    def vectorized(self, small: tuple[str, tuple], large: tuple[str, tuple], rule: str, hint: str) -> None:
+        """Fail when the student's code runs more Python lines on the larger input (a loop over the data).
+
+        Args:
+            small, large: (description, arguments) of two calls that differ only in the sizes that a
+                vectorized implementation hands to NumPy.
+            rule: what "vectorized" means here, for the message. hint: how to vectorize.
+        """
+        __tracebackhide__ = True
+        counts = []
+        for text, args in (small, large):
+            _, lines = count_lines(lambda *a, text=text: self.call(text, *a), *args)
+            counts.append(lines)
+        if counts[1] > counts[0] + max(4, counts[0] // 10):
+            raise AssertionError(
+                f"{self.name}: expected a vectorized implementation ({rule}), but your code ran {counts[0]} Python lines "
+                f"for {small[0]} and {counts[1]} for {large[0]} — a loop over the data (also one hidden in a helper "
+                f"function or in itertools.product) runs more often for a larger input; {hint}"
+            )
+
+    def without_libraries(self, text: str, packages: tuple[str, ...], rule: str, *args):
+        """Call the student's function and fail if any of ``packages`` ran code during the call."""
+        __tracebackhide__ = True
+        result, used = library_calls(packages, lambda *a: self.call(text, *a), *args)
+        if used:
+            raise AssertionError(f"{text}: {rule}, but the call ran code of {', '.join(used)}")
+        return result
+
     def passed(self, extra: str = "") -> None:
-        print(f"✓ {self.name}: all {self.cases} checks passed" + (f"; {extra}" if extra else ""))
+        random = f" ({self.random_cases} on random inputs, seed {self.seed})" if self.random_cases else ""
+        print(f"✓ {self.name}: all {self.cases} checks passed{random}" + (f"; {extra}" if extra else ""))
 
     # --- result types -----------------------------------------------------------------------------------
 
@@ -184,6 +305,8 @@ class Check:
             self.fail(text, f"{what} ({expected:.6g})", describe(got), hint)
         if integer and not float(got).is_integer():
             self.fail(text, f"an integer ({int(expected)})", describe(got), "parameter counts are whole numbers; use integer arithmetic")
+        if integer and isinstance(got, (float, np.floating)):
+            self.fail(text, f"an int ({int(expected)})", f"the float {float(got)!r}", "return an int: use integer arithmetic (// rather than /) or int(...)")
         if not np.isfinite(float(got)):
             self.fail(text, f"{what} ({expected:.6g})", describe(got), "look for a division by zero or an overflow in np.exp")
         if np.isclose(float(got), expected, rtol=rtol, atol=atol):
@@ -194,27 +317,8 @@ class Check:
 
 
 def case_rng(offset: int = 0) -> np.random.Generator:
-    """The fixed random generator of one checker's cases (``offset`` keeps checkers' inputs apart)."""
+    """The fixed random generator of one checker's fixed cases (``offset`` keeps checkers' inputs apart)."""
     return np.random.default_rng(SEED + offset)
-
-
-def loop_depth(fn) -> int | None:
-    """How deeply ``for``/``while`` loops and comprehensions nest in ``fn``'s source (None: no source)."""
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return None
-    loops = (ast.For, ast.While, ast.comprehension, ast.AsyncFor)
-
-    def depth(node, level=0) -> int:
-        best = level
-        for child in ast.iter_child_nodes(node):
-            deeper = level + 1 if isinstance(child, loops) else level
-            best = max(best, depth(child, deeper))
-        return best
-
-    return depth(tree.body[0]) if tree.body else 0
 
 
 def keras_module():

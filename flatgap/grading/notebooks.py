@@ -28,7 +28,18 @@ from dataclasses import dataclass
 from flatgap.grading import GRADED_TAG
 from flatgap.nbfiles import NotebookFormatError, read_notebook
 
-__all__ = ["GradedCell", "NotebookFormatError", "Region", "cell_tags", "graded_cells", "read_notebook", "regions", "validate"]
+__all__ = [
+    "GradedCell",
+    "NotebookFormatError",
+    "Region",
+    "cell_tags",
+    "graded_body",
+    "graded_call",
+    "graded_cells",
+    "read_notebook",
+    "regions",
+    "validate",
+]
 
 QUESTION_RE = re.compile(r"^ex(?P<exercise>\d+)-q(?P<number>\d+)$")
 HEADER_RE = re.compile(r"^#\s*graded:\s*(?P<question>\S+)\s*\((?P<points>\d+)\s+points?\)\s*$")
@@ -122,6 +133,35 @@ def graded_cells(notebook, where: str = "notebook") -> list[GradedCell]:
             )
         seen[graded.question] = graded.index
     return found
+
+
+def graded_body(source: str) -> str:
+    """The code of a graded cell without its header and comment lines, stripped (what a copy must match)."""
+    lines = [line.rstrip() for line in source.split("\n") if line.strip() and not line.lstrip().startswith("#")]
+    return "\n".join(lines).strip()
+
+
+def graded_call(source: str, where: str = "graded cell") -> tuple[str, tuple[str, ...]]:
+    """``("check_gap_forward", ("gap_forward",))`` for a graded cell ``check_gap_forward(gap_forward)``.
+
+    A graded cell holds exactly one call of a checker, with positional arguments only (plain expressions,
+    evaluated in the student's namespace when the grader runs the check).
+
+    Raises:
+        NotebookFormatError: the cell is anything else.
+    """
+    body = graded_body(source)
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as error:
+        raise NotebookFormatError(f"{where}: not plain Python ({error.msg})") from None
+    statement = tree.body[0] if len(tree.body) == 1 else None
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.keywords or not call.args:
+        raise NotebookFormatError(f"{where}: a graded cell must hold one call `check_<name>(<function>, ...)` with positional arguments, got {body!r}")
+    if any(isinstance(arg, ast.Starred) for arg in call.args):
+        raise NotebookFormatError(f"{where}: a graded cell's checker call cannot use *args")
+    return call.func.id, tuple(ast.get_source_segment(body, arg) for arg in call.args)
 
 
 def _function_of(tree: ast.Module, begin_line: int, indent: str):

@@ -1,81 +1,49 @@
-"""The grader core: run a notebook top to bottom and collect one outcome per graded cell.
+"""The grader: run a student's notebook once, then run every question's check itself, in the same kernel.
 
-The notebook is executed with nbclient in a fresh kernel of the current Python environment (the one the
-grader runs in, like nbval's ``--nbval-current-env``), in the notebook's folder, on a copy (the file is
-never modified). Every cell runs even after an error, so each graded cell gets its own outcome:
+1. The notebook is read once into a :class:`~flatgap.grading.submission.Submission`: its cells matched to
+   the manifest (graded cells found, restored or ignored, with notes).
+2. A fresh kernel of the current Python environment starts in the notebook's folder (the file is never
+   modified). The grader's first request installs :mod:`flatgap.grading.checkrun` under a name drawn for
+   this run, before any of the notebook's code runs.
+3. The notebook's code cells run in order, every one even after an error; its graded cells and score cell
+   are not run (the grader runs the checks itself). A cell that runs longer than ``timeout`` is interrupted.
+4. For each question of the manifest, the grader sends its own execution request: the course's checker,
+   freshly imported, called on the student's function with the grading seed (drawn now, printed, or
+   given), its structured result written as one token-tagged JSON line to a file the grader names.
 
-- ``passed``: the cell ran without error;
-- ``not attempted``: it raised ``NotImplementedError`` (the exercise's stub is still there);
-- ``failed``: it raised anything else; the message is the checker's ``AssertionError`` text, or
-  ``<ExceptionName>: <message>`` for other errors (for example a ``NameError`` after an earlier cell failed);
-- ``missing``: the graded cell is not in the notebook any more.
-
-Graded cells are restored before the run: when a course copy of the notebook exists
-(``solutions/<name>.ipynb`` next to the notebook's folder), each graded cell's source is replaced by the
-course's, so an edited check does not count.
+When the kernel stops (``exit()``, ``os._exit``, a crash, the system killing it), the message says which
+cell or which check stopped it and how (exit status or signal); the grader runs the notebook again without
+that cell, or without re-checking that question, up to :data:`MAX_RUNS` times.
 """
 
 from __future__ import annotations
 
-import copy
+import ast
+import asyncio
+import json
+import re
+import secrets
+import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flatgap.grading.notebooks import graded_cells, read_notebook
+from flatgap.grading.checkrun import question_request
+from flatgap.grading.report import NotebookGrade, outcome_from_result
+from flatgap.grading.submission import CodeCell, Submission, read_submission
 
 CURRENT_ENV_KERNEL = ":flatgap-current-env"
-STATUSES = ("passed", "failed", "not attempted", "missing")
+MAX_RUNS = 3
+"""How many times the grader starts a kernel for one notebook (a first run, plus reruns after the kernel stopped)."""
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+CHECKRUN = str(Path(__file__).with_name("checkrun.py"))
 
 
 class CannotRun(Exception):
     """The notebook could not be run at all; the message is one sentence saying why."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one graded question.
-
-    Attributes:
-        question: question id (``"ex1-q3"``). points: what it is worth.
-        status: one of ``STATUSES``.
-        ename: the exception's class name when the cell raised (else None).
-        message: the checker's message, ``"<ename>: <evalue>"`` for other errors, or "" when it passed.
-        cell: 1-based position of the graded cell among the notebook's code cells (None when missing).
-    """
-
-    question: str
-    points: int
-    status: str
-    ename: str | None
-    message: str
-    cell: int | None
-
-    @property
-    def earned(self) -> int:
-        return self.points if self.status == "passed" else 0
-
-
-@dataclass
-class NotebookGrade:
-    """The outcomes of one notebook, plus notes (errors in cells that are not graded) and the run time."""
-
-    name: str
-    outcomes: list[Outcome]
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def score(self) -> int:
-        return sum(o.earned for o in self.outcomes)
-
-    @property
-    def total(self) -> int:
-        return sum(o.points for o in self.outcomes)
-
-    def by_question(self) -> dict[str, Outcome]:
-        return {o.question: o for o in self.outcomes}
 
 
 def _kernel_manager_class():
@@ -98,36 +66,32 @@ def _kernel_manager_class():
     return CurrentEnvKernelManager
 
 
-def execute(notebook, cwd, timeout: float = 300):
-    """Execute a copy of ``notebook`` in folder ``cwd``, every cell even after errors; return the copy.
+@dataclass
+class _Death:
+    exit_code: int | None
+    cell: CodeCell | None  # the notebook cell that was running, or None during a check
+    question: str | None  # the question being checked, or None
 
-    Raises:
-        CannotRun: the kernel did not start, died, or a cell ran longer than ``timeout`` seconds.
-    """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    notebook = copy.deepcopy(notebook)
-    client = NotebookClient(
-        notebook,
-        kernel_manager_class=_kernel_manager_class(),
-        kernel_name=CURRENT_ENV_KERNEL,
-        shutdown_kernel="immediate",
-        timeout=timeout,
-        allow_errors=True,
-        record_timing=False,
-        resources={"metadata": {"path": str(cwd)}},
+@dataclass
+class _Session:
+    results: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    executed: list = field(default_factory=list)
+    death: _Death | None = None
+
+
+def _install_code(token: str) -> str:
+    return (
+        "def _flatgap_install():\n"
+        "    import importlib.util\n"
+        f"    spec = importlib.util.spec_from_file_location('_flatgap_checkrun_{token}', {CHECKRUN!r})\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(module)\n"
+        f"    module.install({PACKAGE_ROOT!r}, {token!r})\n"
+        "_flatgap_install()\n"
+        "del _flatgap_install"
     )
-    try:
-        # The kernel's own stderr (start-up notices, C-level logs) is not part of the notebook: drop it.
-        client.execute(stderr=subprocess.DEVNULL)
-    except CellTimeoutError:
-        raise CannotRun(f"a cell ran longer than {timeout:g} s (raise the limit with --timeout)") from None
-    except DeadKernelError:
-        raise CannotRun("the Python kernel died while running the notebook (out of memory?)") from None
-    except RuntimeError as error:
-        raise CannotRun(f"could not start a Python kernel ({error})") from None
-    return notebook
 
 
 def _error_of(cell):
@@ -137,88 +101,203 @@ def _error_of(cell):
     return None
 
 
-def _code_cell_numbers(notebook) -> dict[int, int]:
-    numbers, count = {}, 0
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code":
-            count += 1
-            numbers[index] = count
-    return numbers
+async def _exit_code(client) -> int | None:
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    for _ in range(40):
+        code = process.poll() if process is not None else None
+        if code is not None:
+            return code
+        await asyncio.sleep(0.05)
+    return None
 
 
-def course_copy(path) -> Path | None:
-    """The course's version of a notebook (``../solutions/<name>.ipynb``), if there is one."""
-    path = Path(path).resolve()
-    candidate = path.parent.parent / "solutions" / path.name
-    return candidate if candidate.exists() and candidate != path else None
+async def _session(submission: Submission, skip: set, questions, seed: int, cwd, timeout: float, workdir: str, token: str) -> _Session:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    client = NotebookClient(
+        nbformat.v4.new_notebook(),
+        kernel_manager_class=_kernel_manager_class(),
+        kernel_name=CURRENT_ENV_KERNEL,
+        shutdown_kernel="immediate",
+        timeout=timeout,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    session = _Session()
+
+    async def run(source: str, history: bool):
+        cell = nbformat.v4.new_code_cell(source)
+        client.nb.cells.append(cell)
+        await client.async_execute_cell(cell, len(client.nb.cells) - 1, store_history=history)
+        return cell
+
+    try:
+        context = client.async_setup_kernel(stderr=subprocess.DEVNULL)  # the kernel's own start-up notices are not the notebook's
+        await context.__aenter__()
+    except Exception as error:
+        raise CannotRun(f"could not start a Python kernel ({type(error).__name__}: {error})") from None
+    try:
+        try:
+            installed = await run(_install_code(token), history=False)
+        except DeadKernelError:
+            raise CannotRun("the Python kernel stopped while the grader set itself up") from None
+        if _error_of(installed):
+            raise CannotRun("the grader could not set itself up in the kernel ({}: {})".format(*_error_of(installed)))
+        reported = False
+        for cell in submission.to_run():
+            if cell.number in skip:
+                continue
+            started = time.perf_counter()
+            try:
+                executed = await run(cell.source, history=True)
+            except DeadKernelError:
+                session.death = _Death(await _exit_code(client), cell, None)
+                return session
+            session.executed.append(cell)
+            error = _error_of(executed)
+            if error and error[0] == "KeyboardInterrupt" and time.perf_counter() - started >= timeout:
+                session.notes.append(f"code cell {cell.number} ran longer than {timeout:g} s and was interrupted (raise the limit with --timeout)")
+            elif error and not reported:
+                reported = True
+                raised = f"{error[0]}: {error[1]}" if error[1] else error[0]
+                session.notes.append(f"code cell {cell.number} raised {raised} — graded questions whose code comes after it may fail because of it")
+        for question in questions:
+            output = str(Path(workdir) / f"{token}-{question.id}.json")
+            request = {"question": question_request(submission.exercise, question), "seed": seed, "output": output}
+            code = f"__import__('sys').modules['_flatgap_grader_{token}'].grader.run(globals(), {json.dumps(request)!r})"
+            try:
+                executed = await run(code, history=False)
+            except DeadKernelError:
+                session.death = _Death(await _exit_code(client), None, question.id)
+                return session
+            session.results[question.id] = _read_result(output, token, question, _error_of(executed))
+            session.notes += session.results[question.id].get("notes", [])
+    finally:
+        try:
+            await context.__aexit__(None, None, None)
+        except Exception:  # a kernel that is already gone
+            pass
+    return session
 
 
-def restore_graded_cells(notebook, canonical) -> tuple[object, list[str]]:
-    """Replace each graded cell's source with the canonical one; return (notebook, missing question ids)."""
-    notebook = copy.deepcopy(notebook)
-    wanted = {g.question: g.source for g in graded_cells(canonical, "course notebook")}
-    present = {g.question: g.index for g in graded_cells(notebook, "your notebook")}
-    for question, index in present.items():
-        if question in wanted:
-            notebook.cells[index].source = wanted[question]
-    return notebook, [q for q in wanted if q not in present]
+def _read_result(path: str, token: str, question, cell_error) -> dict:
+    """The structured result of one check, or a failure saying why there is none."""
+    try:
+        result = json.loads(Path(path).read_text(encoding="utf-8").splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        result = None
+    if not isinstance(result, dict) or result.get("token") != token or result.get("question") != question.id:
+        why = f" ({cell_error[0]}: {cell_error[1]})" if cell_error else ""
+        return {"status": "failed", "ename": None, "message": f"the grader's check of {question.function} sent back no result{why}: did the notebook change the kernel's import system or files?"}
+    return result
 
 
-def outcomes(executed, canonical=None) -> tuple[list[Outcome], list[str]]:
-    """One Outcome per graded question of an executed notebook, plus notes about other failed cells."""
-    numbers = _code_cell_numbers(executed)
-    graded = graded_cells(executed, "notebook")
-    graded_indices = {g.index for g in graded}
-    notes = []
-    for index, cell in enumerate(executed.cells):
-        error = _error_of(cell) if cell.cell_type == "code" else None
-        if error and index not in graded_indices:
-            raised = f"{error[0]}: {error[1]}" if error[1] else error[0]
-            notes.append(f"code cell {numbers[index]} (not graded) raised {raised} — graded cells after it may fail because of it")
-            break
-    results = []
-    for g in graded:
-        error = _error_of(executed.cells[g.index])
-        if error is None:
-            results.append(Outcome(g.question, g.points, "passed", None, "", numbers[g.index]))
-        elif error[0] == "NotImplementedError":
-            results.append(Outcome(g.question, g.points, "not attempted", error[0], f"NotImplementedError: {error[1]}", numbers[g.index]))
-        elif error[0] == "AssertionError":
-            results.append(Outcome(g.question, g.points, "failed", error[0], error[1] or "AssertionError", numbers[g.index]))
-        else:
-            results.append(Outcome(g.question, g.points, "failed", error[0], f"{error[0]}: {error[1]}", numbers[g.index]))
-    if canonical is not None:
-        have = {o.question for o in results}
-        for g in graded_cells(canonical, "course notebook"):
-            if g.question not in have:
-                results.append(
-                    Outcome(g.question, g.points, "missing", None, "this graded cell is missing from your notebook; copy it back from a fresh copy of the exercise", None)
-                )
-        order = {g.question: i for i, g in enumerate(graded_cells(canonical, "course notebook"))}
-        results.sort(key=lambda o: order.get(o.question, len(order)))
-    return results, notes
+_EXIT_CALL = re.compile(r"\b(exit|quit)\s*\(")
 
 
-def grade(notebook, cwd, name: str = "notebook", canonical=None, timeout: float = 300) -> NotebookGrade:
-    """Execute an in-memory notebook and grade it (``canonical``: the course's copy, to restore graded cells)."""
-    missing: list[str] = []
-    if canonical is not None:
-        notebook, missing = restore_graded_cells(notebook, canonical)
+def _calls_exit(source: str) -> bool:
+    """Does this code call exit() or quit() (which end a notebook's kernel once the cell is done)?"""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: fall back to the text
+        return bool(_EXIT_CALL.search(source))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id in ("exit", "quit")) or (isinstance(func, ast.Attribute) and func.attr == "ask_exit"):
+                return True
+    return False
+
+
+def _how_it_stopped(code: int | None, exit_call: bool) -> str:
+    """How the kernel stopped, in words: never a guess about memory unless the system killed it."""
+    if code is None:
+        return "stopped the Python kernel"
+    if code == 0 and exit_call:
+        return "calls exit(), which ends the notebook's Python kernel"
+    if code >= 0:
+        return f"ended the Python kernel (exit status {code}: os._exit, exit() or sys.exit in a thread)"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if name == "SIGKILL":
+        return "got the Python kernel killed by the system (SIGKILL), which usually means it ran out of memory"
+    return f"crashed the Python kernel ({name})"
+
+
+def _blame(death: _Death, executed: list[CodeCell]) -> tuple[CodeCell | None, bool]:
+    """(the notebook cell to leave out on the next run, or None; whether it is an exit() call)."""
+    if death.exit_code == 0:
+        candidates = executed + ([death.cell] if death.cell else [])
+        exits = [cell for cell in candidates if _calls_exit(cell.source)]
+        if exits:
+            return exits[-1], True
+    return death.cell, False
+
+
+def grade_submission(submission: Submission, cwd, seed: int | None = None, timeout: float = 300) -> NotebookGrade:
+    """Execute a matched notebook and run every question's check (see the module docstring)."""
+    from jupyter_core.utils import run_sync
+
+    from flatgap.grading.harness import new_seed
+
+    seed = new_seed() if seed is None else int(seed)
+    token = secrets.token_hex(8)
+    questions = list(submission.exercise.questions)
+    results: dict[str, dict] = {}
+    notes = list(submission.notes)
+    skip: set[int] = set()
     start = time.perf_counter()
-    executed = execute(notebook, cwd, timeout)
-    seconds = time.perf_counter() - start
-    results, notes = outcomes(executed, canonical)
-    if not results:
-        notes.append("no graded cells found (a graded cell has the tag 'graded' and starts with '# graded: exN-qM (P points)')")
-    return NotebookGrade(name, results, notes, seconds)
+    with tempfile.TemporaryDirectory(prefix="flatgap-grade-") as workdir:
+        for _ in range(MAX_RUNS):
+            pending = [q for q in questions if q.id not in results]
+            session = run_sync(_session)(submission, skip, pending, seed, cwd, timeout, workdir, token)  # also from a running event loop
+            notes += session.notes
+            results.update(session.results)
+            death = session.death
+            if death is None:
+                break
+            cell, exit_call = _blame(death, session.executed)
+            how = _how_it_stopped(death.exit_code, exit_call)
+            if cell is not None:
+                skip.add(cell.number)
+                notes.append(f"code cell {cell.number} {how}; the grader ran the notebook again without that cell")
+            else:
+                question = submission.exercise.question(death.question)
+                message = f"checking {question.function} {how.replace('calls exit()', 'called exit()')}: your code must not end the Python process"
+                results[death.question] = {"status": "failed", "ename": None, "message": message}
+                notes.append(f"the check of {death.question} {how}; the grader ran the notebook again for the questions after it")
+        else:
+            raise CannotRun(f"the Python kernel stopped {MAX_RUNS} times (the last time: {how}); see the notes of a shorter run")
+    outcomes = []
+    for question in questions:
+        result = results.get(question.id, {"status": "failed", "message": "not checked"})
+        outcomes.append(outcome_from_result(question, result, submission.graded_cell(question.id)))
+    return NotebookGrade(submission.name, outcomes, list(dict.fromkeys(notes)), time.perf_counter() - start, seed)
 
 
-def grade_notebook(path, timeout: float = 300, restore: bool = True) -> NotebookGrade:
-    """Grade the notebook file at ``path`` (see the module docstring).
+def grade(notebook, cwd, name: str = "notebook", seed: int | None = None, timeout: float = 300, exercise: str | None = None) -> NotebookGrade:
+    """Grade an in-memory notebook, run in folder ``cwd`` (``name`` helps to tell which exercise it is)."""
+    try:
+        submission = read_submission(notebook, name, exercise)
+    except ValueError as error:
+        raise CannotRun(str(error)) from None
+    return grade_submission(submission, cwd, seed, timeout)
+
+
+def grade_notebook(path, timeout: float = 300, seed: int | None = None, exercise: str | None = None) -> NotebookGrade:
+    """Grade the notebook file at ``path``.
 
     Raises:
         CannotRun: with one sentence saying why the notebook could not be run.
     """
+    from flatgap.grading.notebooks import read_notebook
+
     path = Path(path)
     if not path.exists():
         raise CannotRun(f"{path} does not exist")
@@ -228,9 +307,4 @@ def grade_notebook(path, timeout: float = 300, restore: bool = True) -> Notebook
         notebook = read_notebook(path)
     except ValueError as error:
         raise CannotRun(str(error)) from None
-    canonical_path = course_copy(path) if restore else None
-    canonical = read_notebook(canonical_path) if canonical_path else None
-    try:
-        return grade(notebook, path.resolve().parent, str(path), canonical, timeout)
-    except ValueError as error:  # a malformed graded cell header
-        raise CannotRun(str(error)) from None
+    return grade(notebook, path.resolve().parent, str(path), seed, timeout, exercise)
