@@ -1,17 +1,14 @@
 """What a model costs: parameters, multiply-adds, activation memory and measured latency.
 
-Counts are computed from layer shapes, not measured:
-
-- a Conv2D layer with a (KH, KW) kernel, C_in input and C_out output channels, producing an
-  (H_out, W_out) map, does ``H_out * W_out * C_out * KH * KW * C_in / groups`` multiply-adds (MACs)
-  per image (bias additions not counted);
-- a Dense layer with D inputs and U units does ``D * U`` MACs per input vector (times the leading
-  dimensions if its input has more than two axes);
-- Flatten, GlobalAveragePooling2D, pooling and activations are counted as 0 MACs (GAP does
-  H*W*C additions and C divisions, see :func:`gap_ops`, which is tiny next to any convolution).
+Counts are computed from layer shapes, not measured: :mod:`flatgap.macs` gives the formulas and the rule for
+each kind of layer (multiply-adds of convolutions and Dense layers, "MACs"; one "op" per value for the
+element-wise and pooling layers; 0 for layers that only move data); this module applies them to a whole
+model, layer by layer, with the layers of nested models (a ``Sequential`` stem inside a functional model, as
+in ConvNeXt) counted one by one, in order.
 
 Activation memory is the bytes needed to hold every layer's output for one forward pass (what training
-keeps for the backward pass), input included; Flatten's output can be counted as a copy or as the view it is. Latency is measured: best of N timed calls after warm-up.
+keeps for the backward pass), input included; Flatten's output can be counted as a copy or as the view it
+is. Latency is measured: best of N timed calls after warm-up.
 """
 
 from __future__ import annotations
@@ -22,102 +19,74 @@ from collections.abc import Callable
 import numpy as np
 
 from flatgap._validate import non_negative_int, positive_int
+from flatgap.macs import (  # noqa: F401  (the formulas are part of this module's interface too)
+    conv2d_macs,
+    conv_macs,
+    count_layer,
+    dense_macs,
+    depthwise_conv_macs,
+    gap_ops,
+    output_shape,
+    separable_conv_macs,
+)
 
 
-def conv2d_macs(out_height: int, out_width: int, in_channels: int, out_channels: int, kernel_size, groups: int = 1) -> int:
-    """Multiply-adds of one Conv2D layer for one image.
-
-    Args:
-        out_height, out_width: spatial size (H_out, W_out) of the layer's output.
-        in_channels, out_channels: C_in and C_out.
-        kernel_size: int or (KH, KW).
-        groups: channel groups (1 for an ordinary convolution); must divide both channel counts.
-
-    Returns:
-        ``H_out * W_out * C_out * KH * KW * C_in // groups``.
-
-    Example:
-        >>> conv2d_macs(8, 8, 1, 16, 3)  # 8*8*16 outputs, each a 3*3*1 dot product
-        9216
-    """
-    out_height, out_width = positive_int("out_height", out_height), positive_int("out_width", out_width)
-    in_channels, out_channels = positive_int("in_channels", in_channels), positive_int("out_channels", out_channels)
-    groups = positive_int("groups", groups)
-    if isinstance(kernel_size, (int, np.integer)) and not isinstance(kernel_size, bool):
-        kernel_size = (kernel_size, kernel_size)
-    if not isinstance(kernel_size, (tuple, list)) or len(kernel_size) != 2:
-        raise ValueError(f"kernel_size must be an int or a (KH, KW) pair, got {kernel_size!r}")
-    kh, kw = positive_int("kernel_size[0]", kernel_size[0]), positive_int("kernel_size[1]", kernel_size[1])
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
-    return out_height * out_width * out_channels * kh * kw * (in_channels // groups)
+def _leaf_layers(model, top: bool = True) -> list:
+    """The layers of ``model`` in order, with each nested model replaced by its own layers (its InputLayer dropped)."""
+    leaves = []
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            leaves += _leaf_layers(layer, top=False)
+        elif top or type(layer).__name__ != "InputLayer":
+            leaves.append(layer)
+    return leaves
 
 
-def dense_macs(in_features: int, units: int) -> int:
-    """Multiply-adds of one Dense layer for one input vector: ``in_features * units``.
-
-    Example:
-        >>> dense_macs(7 * 7 * 64, 10), dense_macs(64, 10)
-        (31360, 640)
-    """
-    return positive_int("in_features", in_features) * positive_int("units", units)
-
-
-def gap_ops(height: int, width: int, channels: int) -> int:
-    """Arithmetic operations of GlobalAveragePooling2D for one image: (H*W - 1)*C additions plus C divisions.
-
-    Example:
-        >>> gap_ops(7, 7, 64)
-        3136
-    """
-    height, width, channels = positive_int("height", height), positive_int("width", width), positive_int("channels", channels)
-    return (height * width - 1) * channels + channels
-
-
-def _check_model(model) -> None:
+def _check_model(model) -> list:
     if not hasattr(model, "layers") or not hasattr(model, "count_params"):
         raise ValueError(f"model must be a built keras.Model, got {type(model).__name__}")
-    for layer in model.layers:
+    layers = _leaf_layers(model)
+    for layer in layers:
         shape = tuple(layer.output.shape)
         if any(d is None for d in shape[1:]):
             raise ValueError(
                 f"layer {layer.name!r} has output shape {shape} with an unknown size: build the model with a "
                 "fixed input shape (H, W, C) to count its cost"
             )
+    return layers
 
 
 def layer_costs(model) -> list[dict]:
-    """One row per layer of a Keras model: its kind, output shape, parameters and multiply-adds per image.
+    """One row per layer of a Keras model: its kind, output shape, parameters, multiply-adds and other ops per image.
 
     Args:
-        model: a ``keras.Model`` built with a fixed input shape (no ``None`` in H, W or C).
+        model: a ``keras.Model`` built with a fixed input shape (no ``None`` in H, W or C). Nested models are
+            expanded into their layers.
 
     Returns:
         A list of dicts with keys ``name``, ``kind`` (the layer's class name), ``output_shape`` (without
-        the batch axis), ``params`` and ``macs`` (0 for layers other than Conv2D and Dense).
+        the batch axis), ``params``, ``macs`` (multiply-adds with weights) and ``ops`` (the other arithmetic, one
+        per value; see :mod:`flatgap.macs`).
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((8, 8, 3))
+        >>> x = keras.layers.DepthwiseConv2D(3, padding="same")(inputs)
+        >>> x = keras.layers.BatchNormalization()(x)
+        >>> model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+        >>> [(row["kind"], row["params"], row["macs"], row["ops"]) for row in layer_costs(model)]
+        [('InputLayer', 0, 0, 0), ('DepthwiseConv2D', 30, 1728, 0), ('BatchNormalization', 12, 0, 192), ('GlobalAveragePooling2D', 0, 0, 192)]
     """
-    _check_model(model)
     rows = []
-    for layer in model.layers:
-        kind = type(layer).__name__
-        out_shape = tuple(int(d) for d in layer.output.shape[1:])
-        macs = 0
-        if kind == "Conv2D":
-            if layer.data_format != "channels_last":
-                raise ValueError(f"layer {layer.name!r}: only channels_last Conv2D layers are counted")
-            in_channels = int(layer.input.shape[-1])
-            macs = conv2d_macs(out_shape[0], out_shape[1], in_channels, layer.filters, layer.kernel_size, layer.groups)
-        elif kind == "Dense":
-            in_shape = tuple(int(d) for d in layer.input.shape[1:])
-            macs = int(np.prod(in_shape[:-1], dtype=np.int64)) * dense_macs(in_shape[-1], layer.units)
-        rows.append(
-            {"name": layer.name, "kind": kind, "output_shape": out_shape, "params": int(layer.count_params()), "macs": int(macs)}
-        )
+    for layer in _check_model(model):
+        macs, ops = count_layer(layer)
+        rows.append({"name": layer.name, "kind": type(layer).__name__, "output_shape": output_shape(layer.output),
+                     "params": int(layer.count_params()), "macs": int(macs), "ops": int(ops)})
     return rows
 
 
 def count_macs(model) -> int:
-    """Total multiply-adds of the Conv2D and Dense layers of ``model`` for one image."""
+    """Total multiply-adds of ``model``'s layers with weights (convolutions, Dense) for one input."""
     return sum(row["macs"] for row in layer_costs(model))
 
 
@@ -156,27 +125,50 @@ def activation_bytes(model, batch_size: int = 1, bytes_per_value: int = 4, count
     return batch_size * bytes_per_value * values
 
 
+def find_head_layer(model) -> str:
+    """The name of the layer where ``model``'s head starts, the layer that turns feature maps into one vector.
+
+    That is the last global pooling after which no layer's output has more than one position (global
+    poolings inside the body, in squeeze-and-excitation blocks, are followed by full-size maps; MobileNetV3's
+    pooling is followed by 1x1 convolutions and a Flatten of (1, 1, classes), which are its head); failing
+    that, the last Flatten (VGG's head). Pass the name to :func:`split_body_head`. When a head pools twice
+    (average and max, concatenated), the head starts at the later one: name the earlier one yourself.
+
+    Example:
+        >>> from flatgap.models import build_classifier
+        >>> find_head_layer(build_classifier("gap", (8, 8, 1), filters=(2,)))
+        'head'
+    """
+    layers = _check_model(model)
+    kinds = [type(layer).__name__ for layer in layers]
+    many = [int(np.prod(layer.output.shape[1:-1], dtype=np.int64)) > 1 for layer in layers]
+    for i in reversed(range(len(layers))):
+        if kinds[i].startswith("Global") and "Pooling" in kinds[i] and not any(many[i + 1:]):
+            return layers[i].name
+    flattens = [layer.name for layer, kind in zip(layers, kinds, strict=True) if kind == "Flatten"]
+    if not flattens:
+        raise ValueError(f"model {model.name!r} has no global pooling or Flatten layer where a head could start")
+    return flattens[-1]
+
+
 def split_body_head(model, head_layer: str = "head") -> dict[str, int]:
-    """Parameters and multiply-adds of the body (layers before ``head_layer``) and the head (from it on).
+    """Parameters, multiply-adds and other ops of the body (layers before ``head_layer``) and the head (from it on).
 
     The course's models (:func:`flatgap.models.build_classifier`) name the Flatten/GAP layer ``"head"``;
-    everything from it to the output (a Dense classifier, maybe Dropout or a hidden Dense) is the head.
+    everything from it to the output (a Dense classifier, maybe Dropout or a hidden Dense) is the head. For
+    other models (``keras.applications``) pass ``head_layer=find_head_layer(model)``.
 
     Returns:
-        ``{"body_params", "head_params", "body_macs", "head_macs"}`` (per image).
+        ``{"body_params", "head_params", "body_macs", "head_macs", "body_ops", "head_ops"}`` (per image).
     """
     rows = layer_costs(model)
     names = [row["name"] for row in rows]
     if head_layer not in names:
-        raise ValueError(f"model has no layer named {head_layer!r}; its layers are {names}")
+        shown = names if len(names) <= 12 else names[:6] + ["..."] + names[-6:]
+        raise ValueError(f"model has no layer named {head_layer!r}; its layers are {shown}")
     start = names.index(head_layer)
-    body, head = rows[:start], rows[start:]
-    return {
-        "body_params": sum(r["params"] for r in body),
-        "head_params": sum(r["params"] for r in head),
-        "body_macs": sum(r["macs"] for r in body),
-        "head_macs": sum(r["macs"] for r in head),
-    }
+    parts = {"body": rows[:start], "head": rows[start:]}
+    return {f"{part}_{key}": sum(r[key] for r in parts[part]) for key in ("params", "macs", "ops") for part in parts}
 
 
 def measure_latency(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) -> dict[str, float]:
