@@ -90,3 +90,15 @@ def test_a_cache_of_another_environment_is_emptied(tmp_path):
     assert build_book.refresh_cache(book) is False and (cache / "global.db").exists()
     (book / "flatgap" / "__init__.py").write_text("VALUE = 3\n")
     assert build_book.refresh_cache(book) is True and not (cache / "global.db").exists()
+
+
+def test_ci_cache_keys_hash_the_same_files_as_the_local_key():
+    """One rule, two places: CI's cache key and tools/build_book.py's environment key name the same files."""
+    import re
+
+    for name in ("test.yml", "deploy-book.yml"):
+        text = (ROOT / ".github" / "workflows" / name).read_text()
+        environments = re.findall(r"key: book-\$\{\{ runner\.os \}\}-py3\.11-\$\{\{ hashFiles\(([^)]*)\) \}\}", text)
+        assert environments, f"{name}: no execution-cache key"
+        for files in environments:
+            assert tuple(re.findall(r"'([^']+)'", files)) == build_book.ENVIRONMENT_FILES, f"{name}: {files}"

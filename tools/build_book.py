@@ -13,6 +13,10 @@ cache is emptied and every page is read again (``--all``): every notebook is exe
 CI's cache key (``.github/workflows/*.yml``) hashes the same files, and the key file travels inside the cache.
 
 ``python tools/build_book.py [BOOK_FOLDER]`` builds another book the same way (the tests use a scratch one).
+
+``python tools/build_book.py --pdf`` (``make pdf``, after ``make book``) makes a PDF of the whole book: a single-page
+build (``--builder singlehtml``, from the same execution cache, so nothing is executed again) printed by Debian's
+Chromium (``/usr/bin/chromium``, headless), into ``_build/html/flatgap-book.pdf`` so that it is published with the site.
 """
 
 from __future__ import annotations
@@ -73,6 +77,45 @@ def cached_notebooks(root: Path = ROOT) -> dict[str, float]:
     return {rec.uri: rec.created.timestamp() for rec in get_cache(cache).list_cache_records()}
 
 
+def jupyter_book() -> str:
+    beside = Path(sys.executable).parent / "jupyter-book"  # the one of this environment, whatever PATH says
+    return str(beside) if beside.exists() else "jupyter-book"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+PDF_NAME = "flatgap-book.pdf"
+
+
+def pdf(root: Path = ROOT) -> int:
+    """Print the whole book to ``_build/html/flatgap-book.pdf``; return the exit status."""
+    root = Path(root).resolve()
+    if not CHROMIUM.is_file():
+        print(f"no Chromium at {CHROMIUM}: install Debian's package (`sudo apt-get install chromium`)", file=sys.stderr)
+        return 1
+    key_path = cache_dir(root) / KEY_FILE
+    if not key_path.is_file() or key_path.read_text().strip() != environment_key(root):
+        print("no execution cache of this package and these pins: run `make book` first", file=sys.stderr)
+        return 1
+    command = [jupyter_book(), "build", str(root), "--builder", "singlehtml", "-W", "-n", "--keep-going"]
+    print("$ jupyter-book", " ".join(command[1:]), flush=True)
+    status = subprocess.call(command, cwd=root)
+    page = root / "_build" / "singlehtml" / "index.html"
+    if status or not page.is_file():
+        return status or 1
+    target = root / "_build" / "html" / PDF_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    # --virtual-time-budget lets the page's scripts (MathJax, when online) finish before printing.
+    printer = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               "--virtual-time-budget=30000", f"--print-to-pdf={target}", page.as_uri()]
+    status = subprocess.call(printer, cwd=root, stderr=subprocess.DEVNULL)
+    if status or not target.is_file() or target.stat().st_size < 100_000:
+        print(f"Chromium did not print the book (exit status {status})", file=sys.stderr)
+        return status or 1
+    print(f"wrote {target.relative_to(root)} ({target.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
 def build(root: Path = ROOT) -> int:
     """Build the book in ``root``; return the exit status (non-zero when the build or a notebook failed)."""
     root = Path(root).resolve()
@@ -81,9 +124,7 @@ def build(root: Path = ROOT) -> int:
         print("the package or the pins changed since the notebooks were executed: the cache was emptied, "
               "every notebook runs again", flush=True)
     before = cached_notebooks(root)
-    beside = Path(sys.executable).parent / "jupyter-book"  # the one of this environment, whatever PATH says
-    program = str(beside) if beside.exists() else "jupyter-book"
-    command = [program, "build", str(root), "-W", "-n", "--keep-going"] + (["--all"] if stale else [])
+    command = [jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"] + (["--all"] if stale else [])
     print("$ jupyter-book", " ".join(command[1:]), flush=True)
     start = time.perf_counter()
     status = subprocess.call(command, cwd=root)
@@ -109,6 +150,8 @@ def build(root: Path = ROOT) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--pdf"]:
+        return pdf(ROOT)
     if len(argv) > 1 or argv[:1] in (["-h"], ["--help"]):
         print(__doc__)
         return 2
