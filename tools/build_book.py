@@ -99,7 +99,9 @@ def pdf(root: Path = ROOT) -> int:
     command = [jupyter_book(), "build", str(root), "--builder", "singlehtml", "-W", "-n", "--keep-going"]
     print("$ jupyter-book", " ".join(command[1:]), flush=True)
     status = subprocess.call(command, cwd=root)
-    page = root / "_build" / "singlehtml" / "index.html"
+    import toc  # tools/toc.py, beside this file
+
+    page = root / "_build" / "singlehtml" / f"{toc.load(root)['root']}.html"  # index.html only redirects to it
     if status or not page.is_file():
         return status or 1
     target = root / "_build" / "html" / PDF_NAME
