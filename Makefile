@@ -10,7 +10,7 @@ export PYTHONHASHSEED := 0
 # One notebook runs at a time and may use both cores (OpenMP threads for NumPy and TensorFlow kernels).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: help venv book test unit bench grade exercises sync lab lint clean clean-cache nbval
+.PHONY: help venv book test unit bench grade exercises sync lab lint clean clean-cache nbval dist learner pdf
 
 help:
 	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
@@ -21,10 +21,14 @@ help:
 	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
 	@echo "make bench      per-notebook execution times, build times and the NumPy speed ratios"
 	@echo "make lint       ruff over the package, tools, tests and notebooks"
+	@echo "make pdf        a PDF of the whole book (after make book), into _build/html/flatgap-book.pdf"
+	@echo "make dist       build the package's sdist and wheel into _build/dist"
+	@echo "make learner    the learner's path: a clean environment from the learner pins and the wheel (online)"
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# requirements.txt includes requirements/learner.txt (the learner's pins): a change in either reinstalls.
+$(STAMP): requirements.txt requirements/learner.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -61,6 +65,16 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flatgap tools tests chapters solutions
+
+pdf: book
+	$(VENV)/bin/python tools/build_book.py --pdf
+
+dist: $(STAMP)
+	rm -rf _build/dist
+	$(VENV)/bin/python -m build --outdir _build/dist .
+
+learner: dist
+	bash .ci/learner_path
 
 clean:
 	rm -rf _build/html _build/jupyter_execute

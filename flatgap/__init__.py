@@ -27,4 +27,5 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+"""The version of the package, set here only (pyproject.toml reads it; the notebooks' set-up cell installs it)."""

@@ -5,6 +5,8 @@ in one browser (the ``visits`` fixture); the tests then check what a reader sees
 
 * each page loads, shows its title heading (h1) and raises no console error;
 * every figure of a notebook page is a loaded image, and each experiment chapter shows at least one plot;
+* every image has alt text that says what it shows: not empty, not a file name (myst-nb's default), a few words
+  (:func:`alt_text_problem`; a notebook sets it in the figure cell's metadata, ``mystnb: {image: {alt: ...}}``);
 * a collapsed self-check answer opens when its title is clicked;
 * the search page finds "GlobalAveragePooling2D";
 * an exercise page's launch buttons (Colab, Binder) and its download link give the exercise notebook,
@@ -179,7 +181,7 @@ class Visit:
     title: str = ""
     h1: str = ""
     errors: list[str] = field(default_factory=list)
-    images: list[dict] = field(default_factory=list)  # {src, width (natural, 0 = not loaded), plot}
+    images: list[dict] = field(default_factory=list)  # {src, alt, width (natural, 0 = not loaded), plot}
 
 
 # Waits for every image of the article (lazy ones included), then reports each one.
@@ -189,7 +191,7 @@ LOAD_IMAGES = """async () => {
         img.loading = 'eager';
         return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
     }));
-    return images.map(img => ({src: img.getAttribute('src'), width: img.naturalWidth,
+    return images.map(img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt'), width: img.naturalWidth,
                                plot: img.closest('.cell_output') !== null}));
 }"""
 
@@ -271,6 +273,43 @@ def test_every_experiment_chapter_shows_a_plot(visits, book_dir):
     assert experiments, f"no chapter of the parts {toc.EXPERIMENT_PARTS} in the table of contents"
     without = [name for name in experiments if not any(i["plot"] and i["width"] > 0 for i in visits[name].images)]
     assert not without, f"experiment chapters without a plot (an image in a cell output): {without}"
+
+
+IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp|pdf)\b|^_images/|^[0-9a-f]{16,}", re.I)
+"""What a file name looks like: myst-nb names an output image by its SHA-256 and, without alt text, the page uses it."""
+MIN_ALT_WORDS = 3
+
+
+def alt_text_problem(alt: str | None, src: str) -> str | None:
+    """Why ``alt`` does not say what the image shows (None when it may): empty, a file name, or a word or two."""
+    text = (alt or "").strip()
+    if not text:
+        return "no alt text"
+    if text == src or text == src.rsplit("/", 1)[-1] or IMAGE_FILE.search(text):
+        return f"the alt text is a file name ({text!r})"
+    if len(text.split()) < MIN_ALT_WORDS:
+        return f"the alt text {text!r} is too short to say what the image shows"
+    return None
+
+
+def test_every_image_has_alt_text_that_says_what_it_shows(visits):
+    images = [(name, image) for name, visit in visits.items() for image in visit.images]
+    problems = [f"{name}: {image['src']}: {problem}" for name, image in images
+                if (problem := alt_text_problem(image["alt"], image["src"] or ""))]
+    assert not problems, (
+        f"{len(problems)} of {len(images)} images lack alt text that says what they show; in the figure cell's metadata "
+        'write mystnb: {"image": {"alt": "what the figure shows"}} (see README, "Pages that read well"):\n' + "\n".join(problems)
+    )
+
+
+def test_the_alt_text_rule_can_fail():
+    src = "../_images/3f2a9c0b1d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4.png"
+    assert alt_text_problem(None, src) == "no alt text" and alt_text_problem("  ", src) == "no alt text"
+    assert "file name" in alt_text_problem(src, src)
+    assert "file name" in alt_text_problem("3f2a9c0b1d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4.png", src)
+    assert "file name" in alt_text_problem("figure.png", "figure.png")
+    assert "too short" in alt_text_problem("a plot", src)
+    assert alt_text_problem("Accuracy against epoch for the two heads: Flatten near 1, GAP far lower.", src) is None
 
 
 DROPDOWN = re.compile(r'class="(?=[^"]*\bdropdown\b)(?=[^"]*\badmonition\b)[^"]*"')

@@ -3,7 +3,8 @@
 * every page of the table of contents was built;
 * every local link (``href``), anchor (``#id`` exists in the target page) and image (``src``) resolves;
 * no notebook failed: no ``reports/*.err.log``, and no error output (traceback, stderr) shown in the pages
-  of the executed notebooks (chapters and solutions; exercise notebooks are not executed, so they have no outputs).
+  of the executed notebooks (chapters and solutions; exercise notebooks are not executed, so they have no outputs);
+* no page shows the Colab/Binder set-up cell (its ``remove-cell`` tag keeps it in the notebook, out of the page).
 
 That the build log is free of warnings is not tested here: ``make book`` builds with ``-W`` (warnings are
 errors) and ``-n`` (nitpicky references), so a build with a warning already fails before these tests run.
@@ -20,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from nbtools import SETUP_MARK
 
 # Attributes that load or link to another file, per tag.
 URL_ATTRIBUTES = {
@@ -151,6 +153,13 @@ def test_executed_pages_show_no_error_output(html_dir, toc_docnames):
         "executed pages show tracebacks or stderr output (a 'raises-exception' cell or a warning); to show an "
         f"expected error, catch it and print its message: {shown}"
     )
+
+
+@pytest.mark.book
+def test_no_page_shows_the_setup_cell(html_dir, toc_docnames):
+    shown = [name for name in toc_docnames if toc_html(html_dir, name).is_file()
+             and SETUP_MARK in toc_html(html_dir, name).read_text(encoding="utf-8")]
+    assert not shown, f"pages that show the Colab/Binder set-up cell (tag it with `python tools/nbtools.py setup-cells`): {shown}"
 
 
 # --- the checkers catch what they should (no build needed) -----------------------------------------------

@@ -1,15 +1,25 @@
-"""The book's structure: the table of contents, the notebooks' form, the pins, and nothing downloaded at run time."""
+"""The book's structure: the table of contents, the notebooks' form, the pins, Binder, the package's metadata,
+and nothing downloaded at run time."""
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import nbtools
 import pytest
 import toc
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+import flatgap
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,8 +49,12 @@ def test_notebook_form(path):
     first_code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
     expected = nbtools.setup_cell_source()
     assert "".join(first_code["source"]) == expected, (
-        f"{name}: the first code cell must be the Colab/Binder set-up cell for the repository in _config.yml "
-        "(run `python tools/nbtools.py setup-cells`)"
+        f"{name}: the first code cell must be the Colab/Binder set-up cell for the repository in _config.yml and the "
+        f"package's version {flatgap.__version__} (run `python tools/nbtools.py setup-cells {name}`)"
+    )
+    assert nbtools.SETUP_TAG in first_code["metadata"].get("tags", []), (
+        f"{name}: the set-up cell must carry the tag {nbtools.SETUP_TAG!r}, so that the HTML book does not show it "
+        f"(run `python tools/nbtools.py setup-cells {name}`)"
     )
     first = notebook["cells"][0]
     assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# "), f"{name}: must open with a '# Title' markdown cell"
@@ -94,16 +108,169 @@ def test_nothing_is_downloaded_at_run_time():
     assert not offenders, f"these files fetch data or models from the network at run time: {offenders}"
 
 
+SETUP_INSTALL = re.compile(r'%pip install --quiet "flatgap @ git\+(?P<url>\S+)@v(?P<version>[^"]+)"')
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_setup_cell_installs_the_version_of_the_package(path):
+    """On Colab the set-up cell installs the release the book was built with: the tag of the package's own version."""
+    first_code = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    match = SETUP_INSTALL.search("".join(first_code["source"]))
+    assert match, f"{path.relative_to(ROOT)}: the set-up cell installs no tagged release (run `python tools/nbtools.py setup-cells`)"
+    assert match["version"] == flatgap.__version__, (
+        f"{path.relative_to(ROOT)}: the set-up cell installs v{match['version']}, the package is {flatgap.__version__}"
+    )
+    assert match["url"] == nbtools.repository_url()
+
+
+def test_the_version_is_set_in_one_place():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "flatgap.__version__"}
+    assert nbtools.package_version() == flatgap.__version__
+
+
+KERAS_PRIVATE = re.compile(r"\bkeras\.src\b")
+
+
+def test_nothing_imports_from_keras_private_src():
+    """``keras.src`` is Keras's private tree: it moves between releases. Use the public API (``keras.layers.Flatten``)."""
+    sources = [(f"{p.relative_to(ROOT)}", "".join(c["source"])) for p in all_notebooks()
+               for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code"]
+    sources += [(f"{p.relative_to(ROOT)}", p.read_text()) for folder in ("flatgap", "tools") for p in (ROOT / folder).rglob("*.py")]
+    offenders = sorted({where for where, text in sources if KERAS_PRIVATE.search(text)})
+    assert not offenders, f"these files use Keras's private keras.src: {offenders}"
+
+
+# --- the pins: two sets, one source -----------------------------------------------------------------------
+
+LEARNER = ROOT / "requirements" / "learner.txt"
+BINDER = ROOT / "binder" / "requirements.txt"
+
+
+def requirement_lines(path: Path) -> list[str]:
+    """The requirement lines of a pip requirements file, following ``-r`` includes, comments dropped."""
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line.startswith("-r "):
+            lines += requirement_lines(path.parent / line[3:].strip())
+        elif line:
+            lines.append(line)
+    return lines
+
+
+def pins(path: Path) -> dict[tuple[str, str], str]:
+    """(canonical name, marker) -> pinned version of every requirement of ``path`` (includes followed)."""
+    result = {}
+    for line in requirement_lines(path):
+        requirement = Requirement(line)
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==", f"{path.relative_to(ROOT)}: {line!r} is not pinned with =="
+        key = (canonicalize_name(requirement.name), str(requirement.marker or ""))
+        assert key not in result, f"{path.relative_to(ROOT)}: {requirement.name} is pinned twice"
+        result[key] = specifiers[0].version
+    return result
+
+
 def test_dependencies_are_pinned_and_jupyter_book_is_below_2():
-    requirements = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
-    requirements = [ln for ln in requirements if ln]
-    unpinned = [ln for ln in requirements if "==" not in ln]
-    assert not unpinned, f"unpinned requirements: {unpinned}"
-    book = next(ln for ln in requirements if ln.lower().startswith("jupyter-book"))
-    assert int(book.split("==")[1].split(".")[0]) < 2, "jupyter-book 2.x ignores _config.yml/_toc.yml"
+    everything = pins(ROOT / "requirements.txt")
+    book = next(version for (name, _), version in everything.items() if name == "jupyter-book")
+    assert int(book.split(".")[0]) < 2, "jupyter-book 2.x ignores _config.yml/_toc.yml"
     from importlib.metadata import version
 
     assert int(version("jupyter-book").split(".")[0]) < 2
+
+
+def test_the_full_set_includes_the_learner_set():
+    assert "-r requirements/learner.txt" in (ROOT / "requirements.txt").read_text().splitlines()
+    learner, everything = pins(LEARNER), pins(ROOT / "requirements.txt")
+    assert learner.items() <= everything.items()
+    book_tools = {"jupyter-book", "sphinx", "pytest", "ruff", "playwright", "jupyterlab", "nbval", "build"}
+    assert not {name for name, _ in learner} & book_tools, "the learner set must not carry the book's, test or lint tools"
+
+
+def test_binder_pins_equal_the_learner_pins():
+    binder, learner = pins(BINDER), pins(LEARNER)
+    differ = [f"{name}{' ; ' + marker if marker else ''}: binder {binder[name, marker]}, main {learner[name, marker]}"
+              for name, marker in binder.keys() & learner.keys() if binder[name, marker] != learner[name, marker]]
+    assert not differ, "binder/requirements.txt pins other versions than requirements/learner.txt:\n" + "\n".join(differ)
+    assert binder.keys() == learner.keys(), (
+        f"binder/requirements.txt and requirements/learner.txt list different packages: only in binder "
+        f"{sorted(binder.keys() - learner.keys())}, only in the learner set {sorted(learner.keys() - binder.keys())} "
+        "(`cp requirements/learner.txt binder/requirements.txt`)"
+    )
+
+
+def ci_python() -> str:
+    """The Python version the test workflow runs (``actions/setup-python``'s ``python-version``)."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
+    versions = {str(step["with"]["python-version"]) for job in workflow["jobs"].values() for step in job["steps"]
+                if str(step.get("uses", "")).startswith("actions/setup-python")}
+    assert len(versions) == 1, versions
+    return versions.pop()
+
+
+def test_binder_builds_the_python_ci_tests_and_installs_the_package_without_dependencies():
+    # repo2docker uses binder/ when it exists and then ignores the files at the top (requirements.txt,
+    # pyproject.toml); without runtime.txt it would pick its newest Python, for which TensorFlow has no wheel.
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{ci_python()}"
+    post_build = ROOT / "binder" / "postBuild"
+    assert os.access(post_build, os.X_OK), "binder/postBuild must be executable (repo2docker runs it as a program)"
+    commands = [ln for ln in post_build.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    assert any("pip install" in ln and "--no-deps" in ln for ln in commands), "postBuild must install flatgap with --no-deps"
+    assert not (ROOT / ".binder").exists(), "repo2docker would read .binder/ instead of binder/"
+
+
+# The pins install TensorFlow as tensorflow-cpu on Linux x86-64: the same code, which pip counts as another project.
+SAME_CODE = {"tensorflow": {"tensorflow", "tensorflow-cpu"}}
+
+
+def package_dependencies() -> list[Requirement]:
+    return [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+
+
+def test_the_learner_pins_satisfy_every_dependency_of_the_package():
+    learner = pins(LEARNER)
+    problems = []
+    for requirement in package_dependencies():
+        names = SAME_CODE.get(canonicalize_name(requirement.name), {canonicalize_name(requirement.name)})
+        versions = [version for (name, _), version in learner.items() if name in names]
+        if not versions:
+            problems.append(f"{requirement}: not in requirements/learner.txt")
+        problems += [f"{requirement}: the learner set pins {v}" for v in versions if v not in requirement.specifier]
+    assert not problems, "\n".join(problems)
+
+
+def imported_modules(folder: Path) -> set[str]:
+    """Top-level names of every module the ``.py`` files under ``folder`` import (at any depth of the code)."""
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_package_declares_every_distribution_it_imports():
+    declared = {canonicalize_name(r.name) for r in package_dependencies()}
+    declared |= {alias for name in declared for alias in SAME_CODE.get(name, ())}
+    third_party = sorted(imported_modules(ROOT / "flatgap") - set(sys.stdlib_module_names) - {"flatgap", "__future__"})
+    providers = packages_distributions()
+    undeclared = [f"{module} (from {providers.get(module)})" for module in third_party
+                  if not {canonicalize_name(d) for d in providers.get(module, [module])} & declared]
+    assert not undeclared, f"flatgap imports these without declaring them in pyproject.toml's dependencies: {undeclared}"
+
+
+def test_the_license_is_an_spdx_expression():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert isinstance(project["license"], str), "PEP 639: the license is an SPDX expression, not a table"
+    from packaging.licenses import canonicalize_license_expression
+
+    assert canonicalize_license_expression(project["license"]) == project["license"]
+    assert project["license-files"] == ["LICENSE"]
 
 
 def test_config_sets_what_the_build_relies_on():

@@ -4,38 +4,134 @@ Runs ``jupyter-book build . -W -n --keep-going`` (warnings are errors, nitpicky 
 everything), with the execution cache on (``_config.yml``). Appends one record per build to
 ``_build/build_times.json``: wall time and how many notebooks had to be executed (0 for a warm rebuild).
 ``tools/book_times.py`` (``make bench``) reads that file.
+
+No stale results: the execution cache only knows a notebook's code, not the environment it ran in. A change
+of the helper package ``flatgap/`` or of the pins (``requirements*.txt``, ``pyproject.toml``) can change any
+notebook's outputs, so the build keeps an *environment key* (a hash of those files and of the Python version)
+in ``_build/.jupyter_cache/environment.key``. When the key differs from the one the cache was made with, the
+cache is emptied and every page is read again (``--all``): every notebook is executed with the new code.
+CI's cache key (``.github/workflows/*.yml``) hashes the same files, and the key file travels inside the cache.
+
+``python tools/build_book.py [BOOK_FOLDER]`` builds another book the same way (the tests use a scratch one).
+
+``python tools/build_book.py --pdf`` (``make pdf``, after ``make book``) makes a PDF of the whole book: a single-page
+build (``--builder singlehtml``, from the same execution cache, so nothing is executed again) printed by Debian's
+Chromium (``/usr/bin/chromium``, headless), into ``_build/html/flatgap-book.pdf`` so that it is published with the site.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "_build" / ".jupyter_cache"
-RECORDS = ROOT / "_build" / "build_times.json"
+KEY_FILE = "environment.key"
+ENVIRONMENT_FILES = ("requirements.txt", "requirements/*.txt", "pyproject.toml", "flatgap/**/*.py")
+"""What the notebooks' outputs depend on besides their own code (the same files as CI's cache key)."""
 
 
-def cached_notebooks() -> dict[str, float]:
+def cache_dir(root: Path) -> Path:
+    return root / "_build" / ".jupyter_cache"
+
+
+def environment_key(root: Path) -> str:
+    """A hash of the pins, the package's metadata and code (:data:`ENVIRONMENT_FILES`) and the Python version."""
+    digest = hashlib.sha256(f"python {sys.version_info.major}.{sys.version_info.minor}\n".encode())
+    files = sorted({path for pattern in ENVIRONMENT_FILES for path in root.glob(pattern) if path.is_file()})
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(f"{path.relative_to(root).as_posix()}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
+    return digest.hexdigest()
+
+
+def refresh_cache(root: Path) -> bool:
+    """Empty the execution cache when it was made in another environment; True when every page must be read again.
+
+    A cache without a key file counts as made elsewhere. The new key is written at once, so an interrupted build
+    starts from an empty cache next time too, never from one of the old environment.
+    """
+    cache, key = cache_dir(root), environment_key(root)
+    key_path = cache / KEY_FILE
+    stale = cache.exists() and (not key_path.is_file() or key_path.read_text().strip() != key)
+    if stale:
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    key_path.write_text(key + "\n")
+    return stale
+
+
+def cached_notebooks(root: Path = ROOT) -> dict[str, float]:
     """Map each cached notebook's URI to the time it was executed (empty when there is no cache)."""
-    if not CACHE.exists():
+    cache = cache_dir(root)
+    if not (cache / "global.db").exists():
         return {}
     from jupyter_cache import get_cache
 
-    return {rec.uri: rec.created.timestamp() for rec in get_cache(CACHE).list_cache_records()}
+    return {rec.uri: rec.created.timestamp() for rec in get_cache(cache).list_cache_records()}
 
 
-def main() -> int:
-    before = cached_notebooks()
-    command = ["jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"]
-    print("$", " ".join(command), flush=True)
+def jupyter_book() -> str:
+    beside = Path(sys.executable).parent / "jupyter-book"  # the one of this environment, whatever PATH says
+    return str(beside) if beside.exists() else "jupyter-book"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+PDF_NAME = "flatgap-book.pdf"
+
+
+def pdf(root: Path = ROOT) -> int:
+    """Print the whole book to ``_build/html/flatgap-book.pdf``; return the exit status."""
+    root = Path(root).resolve()
+    if not CHROMIUM.is_file():
+        print(f"no Chromium at {CHROMIUM}: install Debian's package (`sudo apt-get install chromium`)", file=sys.stderr)
+        return 1
+    key_path = cache_dir(root) / KEY_FILE
+    if not key_path.is_file() or key_path.read_text().strip() != environment_key(root):
+        print("no execution cache of this package and these pins: run `make book` first", file=sys.stderr)
+        return 1
+    command = [jupyter_book(), "build", str(root), "--builder", "singlehtml", "-W", "-n", "--keep-going"]
+    print("$ jupyter-book", " ".join(command[1:]), flush=True)
+    status = subprocess.call(command, cwd=root)
+    import toc  # tools/toc.py, beside this file
+
+    page = root / "_build" / "singlehtml" / f"{toc.load(root)['root']}.html"  # index.html only redirects to it
+    if status or not page.is_file():
+        return status or 1
+    target = root / "_build" / "html" / PDF_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    # --virtual-time-budget lets the page's scripts (MathJax, when online) finish before printing.
+    printer = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               "--virtual-time-budget=30000", f"--print-to-pdf={target}", page.as_uri()]
+    status = subprocess.call(printer, cwd=root, stderr=subprocess.DEVNULL)
+    if status or not target.is_file() or target.stat().st_size < 100_000:
+        print(f"Chromium did not print the book (exit status {status})", file=sys.stderr)
+        return status or 1
+    print(f"wrote {target.relative_to(root)} ({target.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def build(root: Path = ROOT) -> int:
+    """Build the book in ``root``; return the exit status (non-zero when the build or a notebook failed)."""
+    root = Path(root).resolve()
+    stale = refresh_cache(root)
+    if stale:
+        print("the package or the pins changed since the notebooks were executed: the cache was emptied, "
+              "every notebook runs again", flush=True)
+    before = cached_notebooks(root)
+    command = [jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"] + (["--all"] if stale else [])
+    print("$ jupyter-book", " ".join(command[1:]), flush=True)
     start = time.perf_counter()
-    status = subprocess.call(command, cwd=ROOT)
+    status = subprocess.call(command, cwd=root)
     seconds = time.perf_counter() - start
-    after = cached_notebooks()
+    after = cached_notebooks(root)
     executed = sorted(uri for uri, stamp in after.items() if before.get(uri) != stamp)
     record = {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -44,16 +140,25 @@ def main() -> int:
         "cold": not before,
         "status": status,
     }
-    RECORDS.parent.mkdir(exist_ok=True)
-    history = json.loads(RECORDS.read_text()) if RECORDS.exists() else []
-    RECORDS.write_text(json.dumps(history + [record], indent=1))
+    records = root / "_build" / "build_times.json"
+    history = json.loads(records.read_text()) if records.exists() else []
+    records.write_text(json.dumps(history + [record], indent=1))
     kind = "cold" if record["cold"] else "warm" if not executed else "partial"
     print(f"book build ({kind}): {seconds:.1f} s, {len(executed)} notebook(s) executed, exit status {status}")
-    reports = sorted((ROOT / "_build" / "html" / "reports").glob("**/*.err.log"))
+    reports = sorted((root / "_build" / "html" / "reports").glob("**/*.err.log"))
     for report in reports:
-        print(f"execution failed, see {report.relative_to(ROOT)}", file=sys.stderr)
+        print(f"execution failed, see {report.relative_to(root)}", file=sys.stderr)
     return status or (1 if reports else 0)
 
 
+def main(argv: list[str]) -> int:
+    if argv == ["--pdf"]:
+        return pdf(ROOT)
+    if len(argv) > 1 or argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 2
+    return build(Path(argv[0]) if argv else ROOT)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,13 +1,16 @@
 """Small notebook tools for authors.
 
-* ``setup_cell_source()`` — the first code cell every notebook carries: on Colab or Binder it installs the
-  helper package from the repository named in ``_config.yml`` (the one place the URL is set); locally the
-  package is already installed and nothing happens.
+* ``setup_cell_source()`` — the first code cell every notebook carries: on Colab it installs the helper
+  package, the release the book was built from (the tag ``v<flatgap.__version__>`` of the repository named in
+  ``_config.yml``, the one place the URL is set); locally and on Binder the package is already installed and
+  nothing happens. The cell carries the tag ``remove-cell`` (:data:`SETUP_TAG`): it runs everywhere but is not
+  shown in the HTML book.
 * ``python tools/nbtools.py new SOURCE.py NOTEBOOK.ipynb`` — write a notebook (without outputs) from a
   percent-format script: cells start at ``# %%`` (code) or ``# %% [markdown]`` (markdown, each line
   prefixed with ``# ``); ``# %% tags=["graded"]`` sets cell tags. The set-up cell is inserted after the
   first markdown cell unless the script already has it.
-* ``python tools/nbtools.py setup-cells`` — rewrite the set-up cell of every notebook after the URL changed.
+* ``python tools/nbtools.py setup-cells [NOTEBOOK ...]`` — rewrite the set-up cell (source and tag) of the given
+  notebooks, or of every notebook, after the URL or the package's version changed.
 * ``python tools/nbtools.py format [--check]`` — rewrite every committed notebook as the project's one writer
   (:mod:`flatgap.nbfiles`) writes it; ``--check`` writes nothing and exits 1 naming the files that differ.
 """
@@ -24,6 +27,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARK = "# Set-up for Colab and Binder"
+SETUP_TAG = "remove-cell"
+"""The set-up cell's tag: Jupyter Book (myst-nb) executes the cell but leaves it out of the page."""
 NOTEBOOK_DIRS = ("chapters", "exercises", "solutions")
 
 
@@ -31,14 +36,29 @@ def repository_url() -> str:
     return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 
 
+def package_version() -> str:
+    """The helper package's version, read from ``flatgap/__init__.py`` (the one place it is set)."""
+    text = (ROOT / "flatgap" / "__init__.py").read_text(encoding="utf-8")
+    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
+
+
 def setup_cell_source() -> str:
+    """The set-up cell: installs the release ``v<version>`` of the package from the book's repository when missing."""
     return (
-        f"{SETUP_MARK}: installs the course's helper package when it is missing (locally it is installed).\n"
+        f"{SETUP_MARK}: on Colab, installs the course's helper package, the release this book was built with\n"
+        "# (locally and on Binder it is installed already, and this cell does nothing).\n"
         "import importlib.util\n"
         "\n"
         'if importlib.util.find_spec("flatgap") is None:\n'
-        f'    %pip install --quiet "flatgap @ git+{repository_url()}"'
+        f'    %pip install --quiet "flatgap @ git+{repository_url()}@v{package_version()}"'
     )
+
+
+def setup_cell() -> nbformat.NotebookNode:
+    """A new set-up cell (source and tag)."""
+    cell = nbformat.v4.new_code_cell(setup_cell_source())
+    cell.metadata["tags"] = [SETUP_TAG]
+    return cell
 
 
 def is_setup_cell(cell) -> bool:
@@ -71,7 +91,7 @@ def notebook_from_percent(text: str) -> nbformat.NotebookNode:
         notebook.cells.append(cell)
     if not any(is_setup_cell(c) for c in notebook.cells):
         first_markdown = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), -1)
-        notebook.cells.insert(first_markdown + 1, nbformat.v4.new_code_cell(setup_cell_source()))
+        notebook.cells.insert(first_markdown + 1, setup_cell())
     return notebook
 
 
@@ -82,12 +102,16 @@ def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
     write(notebook, path)
 
 
-def rewrite_setup_cells() -> None:
-    for path in all_notebooks():
+def rewrite_setup_cells(paths: list[Path] | None = None) -> None:
+    """Give the set-up cell of each notebook in ``paths`` (default: every notebook) its current source and tag."""
+    for path in paths or all_notebooks():
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
             if is_setup_cell(cell):
                 cell.source = setup_cell_source()
+                tags = cell.metadata.setdefault("tags", [])
+                if SETUP_TAG not in tags:
+                    tags.append(SETUP_TAG)
         write_notebook(notebook, path)
 
 
@@ -116,8 +140,8 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "new":
         write_notebook(notebook_from_percent(Path(argv[1]).read_text()), Path(argv[2]))
         return 0
-    if argv == ["setup-cells"]:
-        rewrite_setup_cells()
+    if argv[:1] == ["setup-cells"]:
+        rewrite_setup_cells([Path(name).resolve() for name in argv[1:]])
         return 0
     if argv in (["format"], ["format", "--check"]):
         return format_notebooks(check="--check" in argv)
