@@ -39,7 +39,7 @@ def test_gap_count_does_not_depend_on_the_spatial_size():
         (("flatten", 7, -1, 64, 10), "width must be a positive integer, got -1"),
         (("gap", 7, 7, 2.5, 10), "channels must be a positive integer, got 2.5"),
         (("gap", 7, 7, 64, True), "units must be a positive integer, got True"),
-        (("dense", 7, 7, 64, 10), "head must be one of ('flatten', 'flatten+dropout', 'gap', 'gap+dense', 'gmp'), got 'dense'"),
+        (("dense", 7, 7, 64, 10), f"head must be one of {tuple(HEADS)}, got 'dense'"),
         (("flatten", None, 7, 64, 10), "height must be a positive integer, got None"),
     ],
 )
@@ -68,10 +68,10 @@ def test_build_classifier_dense_counts_equal_the_formula(input_shape, filters, p
     for head in HEADS:
         model = build_classifier(
             head, input_shape=input_shape, num_classes=num_classes, filters=filters, padding=padding,
-            pool_every=pool_every, hidden_units=12,
+            pool_every=pool_every, hidden_units=12, head_channels=12,
         )
         height, width, channels = _head_input_shape(model)
-        assert channels == filters[-1]
+        assert channels == (12 if HEADS[head].mixer else filters[-1])
         dense = sum(layer.count_params() for layer in model.layers if isinstance(layer, keras.layers.Dense))
         assert dense == dense_param_count(head, height, width, channels, num_classes, hidden_units=12), head
         assert model.get_layer("head").count_params() == 0
