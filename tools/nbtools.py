@@ -7,7 +7,8 @@
   shown in the HTML book.
 * ``python tools/nbtools.py new SOURCE.py NOTEBOOK.ipynb`` — write a notebook (without outputs) from a
   percent-format script: cells start at ``# %%`` (code) or ``# %% [markdown]`` (markdown, each line
-  prefixed with ``# ``); ``# %% tags=["graded"]`` sets cell tags. The set-up cell is inserted after the
+  prefixed with ``# ``); ``# %% tags=["graded"]`` sets cell tags, and ``metadata={...}`` (JSON, on the same line,
+  after the tags if any) sets more cell metadata, e.g. a figure's ``{"mystnb": {"image": {"alt": "..."}}}``. The set-up cell is inserted after the
   first markdown cell unless the script already has it.
 * ``python tools/nbtools.py setup-cells [NOTEBOOK ...]`` — rewrite the set-up cell (source and tag) of the given
   notebooks, or of every notebook, after the URL or the package's version changed.
@@ -71,21 +72,23 @@ def notebook_from_percent(text: str) -> nbformat.NotebookNode:
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
-    header = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
-    cells: list[tuple[str, list[str], list[str]]] = []
+    header = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*?\]))?(?: metadata=(?P<meta>\{.*\}))?\s*$")
+    cells: list[tuple[str, list[str], list[str], dict]] = []
     for line in text.splitlines():
         match = header.match(line)
         if match:
-            cells.append(("markdown" if match.group("md") else "code", json.loads(match.group("tags") or "[]"), []))
+            kind = "markdown" if match.group("md") else "code"
+            cells.append((kind, json.loads(match.group("tags") or "[]"), [], json.loads(match.group("meta") or "{}")))
         elif cells:
             cells[-1][2].append(line)
-    for kind, tags, lines in cells:
+    for kind, tags, lines, meta in cells:
         if kind == "markdown":
             lines = [ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in lines]
         source = "\n".join(lines).strip("\n")
         if not source:
             continue
         cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
+        cell.metadata.update(meta)
         if tags:
             cell.metadata["tags"] = tags
         notebook.cells.append(cell)
