@@ -236,6 +236,44 @@ def make_canvases(
     return CanvasSet(images, pool_labels[picks].astype(np.int64), boxes)
 
 
+def place_at_random(images: np.ndarray, labels: np.ndarray, canvas_size, seed: int = 0, margin: int = 0) -> CanvasSet:
+    """Place every image once, at a uniformly random position, on its own blank canvas.
+
+    Unlike :func:`make_canvases`, which draws its objects with replacement, every image given appears exactly once,
+    so a training set keeps all of its images (only their position changes).
+
+    Args:
+        images: (N, h, w, 1) objects (e.g. the 8x8 digits of :func:`load_digits_nhwc`). labels: (N,) their classes.
+        canvas_size: int or (height, width) of the canvases, at least the object's size plus the margins.
+        seed: fixes the positions. margin: minimum distance in pixels between an object and the border.
+
+    Returns:
+        A :class:`CanvasSet` with images (N, H, W, 1), the labels and the boxes (N, 4).
+
+    Example:
+        >>> split = load_digits_nhwc()
+        >>> placed = place_at_random(split.x_test, split.y_test, 12, seed=0)
+        >>> placed.images.shape, bool((placed.images.sum(axis=(1, 2, 3)) == split.x_test.sum(axis=(1, 2, 3))).all())
+        ((450, 12, 12, 1), True)
+    """
+    images, labels = np.asarray(images, dtype=np.float32), np.asarray(labels)
+    if images.ndim != 4 or images.shape[-1] != 1 or labels.shape != (len(images),) or len(images) == 0:
+        raise ValueError(f"images must be (N, h, w, 1) with one label each, got images {images.shape} and labels {labels.shape}")
+    height, width = size_pair("canvas_size", canvas_size)
+    margin, seed = non_negative_int("margin", margin), non_negative_int("seed", seed)
+    side_h, side_w = images.shape[1:3]
+    free_rows, free_cols = height - side_h - 2 * margin, width - side_w - 2 * margin
+    if free_rows < 0 or free_cols < 0:
+        raise ValueError(f"canvas_size {(height, width)} is too small for {side_h}x{side_w} objects with margin {margin}")
+    rng = np.random.default_rng(seed)
+    corners = np.stack([rng.integers(0, free_rows + 1, len(images)), rng.integers(0, free_cols + 1, len(images))], axis=1) + margin
+    canvases = np.zeros((len(images), height, width, 1), np.float32)
+    for i, (top, left) in enumerate(corners):
+        canvases[i, top : top + side_h, left : left + side_w] = images[i]
+    boxes = np.concatenate([corners, corners + [side_h, side_w]], axis=1).astype(np.int64)
+    return CanvasSet(canvases, labels.astype(np.int64), boxes)
+
+
 def quadrant_labels(boxes: np.ndarray, canvas_size) -> np.ndarray:
     """Which quadrant holds each object's centre: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right.
 

@@ -8,6 +8,7 @@ from flatgap.data import (
     draw_shape,
     load_digits_nhwc,
     make_canvases,
+    place_at_random,
     quadrant_labels,
     stratified_subset,
     upscale,
@@ -164,3 +165,18 @@ def test_stratified_subset_rejects_mismatched_labels():
     x, y = labelled()
     with pytest.raises(ValueError, match="one label per example"):
         stratified_subset(x, y[:-1], 3)
+
+
+def test_place_at_random_keeps_every_image_once_and_inside_its_box():
+    split = load_digits_nhwc()
+    placed = place_at_random(split.x_train[:40], split.y_train[:40], (12, 14), seed=3, margin=1)
+    assert placed.images.shape == (40, 12, 14, 1) and np.array_equal(placed.labels, split.y_train[:40])
+    for image, box, digit in zip(placed.images, placed.boxes, split.x_train[:40], strict=True):
+        top, left, bottom, right = box
+        assert top >= 1 and left >= 1 and bottom <= 11 and right <= 13
+        assert np.array_equal(image[top:bottom, left:right], digit) and image.sum() == pytest.approx(digit.sum())
+    assert not np.array_equal(placed.boxes, place_at_random(split.x_train[:40], split.y_train[:40], (12, 14), seed=4, margin=1).boxes)
+    with pytest.raises(ValueError, match="too small"):
+        place_at_random(split.x_train[:2], split.y_train[:2], 9, margin=1)
+    with pytest.raises(ValueError, match="one label each"):
+        place_at_random(split.x_train[:2], split.y_train[:3], 12)
