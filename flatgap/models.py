@@ -71,7 +71,8 @@ def build_classifier(
         hidden_units: width of the hidden Dense layer of ``"gap+dense"``.
         head_channels: output channels of the 1x1 ``mixer`` convolution of ``"flatten+bottleneck"`` and
             ``"gap+wide"`` (the knob that matches their classifier's parameters to another head's).
-        use_bias: ``False`` builds every convolution of the body without biases.
+        use_bias: ``False`` builds every convolution of the body, and the classifier, without biases (then an
+            all-zero region of the input stays zero through the body).
         random_shift: shift every training image by a random whole number of pixels, up to this many in each
             direction, zeros coming in (a ``RandomTranslation`` layer named ``random_shift``, active in training
             only: data augmentation); needs a fixed input size.
@@ -125,7 +126,7 @@ def build_classifier(
             pools += 1
             x = keras.layers.MaxPooling2D(2, name=f"pool{pools}")(x)
     x = spec.add(x, options)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", use_bias=use_bias, name="classifier")(x)
     return keras.Model(inputs, outputs, name=name or f"{head.replace('+', '_')}_model")
 
 

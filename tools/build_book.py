@@ -12,6 +12,14 @@ in ``_build/.jupyter_cache/environment.key``. When the key differs from the one 
 cache is emptied and every page is read again (``--all``): every notebook is executed with the new code.
 CI's cache key (``.github/workflows/*.yml``) hashes the same files, and the key file travels inside the cache.
 
+Two notebooks at a time: before Sphinx reads the pages, the notebooks that have no matching cache record are
+executed ``FLATGAP_BUILD_SLOTS`` at a time (default 2; 1 leaves all execution to Sphinx, one notebook after the
+other) and stored in the execution cache exactly as myst-nb stores them, so Sphinx then finds every one cached. An
+experiment chapter keeps both cores busy with its worker processes most of the time, but not all of it (its kernel
+starts, imports, prepares data and draws alone), so at most one experiment chapter runs at a time and the other
+slot runs the chapters that need one core. A notebook that fails here is left to Sphinx, which executes it again
+and reports the error in the usual way.
+
 ``python tools/build_book.py [BOOK_FOLDER]`` builds another book the same way (the tests use a scratch one).
 
 ``python tools/build_book.py --pdf`` (``make pdf``, after ``make book``) makes a PDF of the whole book: a single-page
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,6 +86,70 @@ def cached_notebooks(root: Path = ROOT) -> dict[str, float]:
     return {rec.uri: rec.created.timestamp() for rec in get_cache(cache).list_cache_records()}
 
 
+def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
+    """Execute one notebook as myst-nb does (in its folder, stop at the first error); runs in a pool process."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    notebook = nbformat.read(path, as_version=4)
+    result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+                                 meta_override=True)
+    return path, notebook, result.time, None if result.err is None else f"{type(result.err).__name__}: {result.err}"
+
+
+def preexecute(root: Path, slots: int) -> list[str]:
+    """Execute the notebooks the cache lacks, ``slots`` at a time, and cache them as myst-nb does; return the failures."""
+    import fnmatch
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    import nbformat
+    import toc  # tools/toc.py, beside this file
+    import yaml
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    excluded = config.get("execute", {}).get("exclude_patterns", [])
+    timeout = int(config.get("execute", {}).get("timeout", 600))
+    cache = get_cache(cache_dir(root))
+    experiments = set(toc.experiment_chapters(root))
+    pending: dict[bool, list[str]] = {True: [], False: []}
+    for name in toc.docnames(root):
+        path = root / f"{name}.ipynb"
+        if not path.is_file() or any(fnmatch.fnmatch(f"{name}.ipynb", pattern) for pattern in excluded):
+            continue
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            pending[name in experiments].append(str(path))
+    if slots < 2 or len(pending[True]) + len(pending[False]) < 2:
+        return []
+    print(f"executing {len(pending[True]) + len(pending[False])} notebooks, {slots} at a time", flush=True)
+    failures, running = [], {}
+    with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn")) as executor:
+        while pending[True] or pending[False] or running:
+            while len(running) < slots and (pending[True] or pending[False]):
+                experiment_running = any(running.values())
+                kind = True if pending[True] and (not experiment_running or not pending[False]) else False
+                path = pending[kind].pop(0)
+                running[executor.submit(_execute, path, timeout)] = kind
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                path, notebook, seconds, error = future.result()
+                name = Path(path).relative_to(root)
+                if error is not None:
+                    failures.append(str(name))
+                    print(f"  {name}: failed ({error.splitlines()[0][:200]}); Sphinx will execute it again", flush=True)
+                    continue
+                stage = cache.add_nb_to_project(path)
+                cache.cache_notebook_bundle(CacheBundleIn(notebook, stage.uri, data={"execution_seconds": seconds}),
+                                            check_validity=False, overwrite=True)
+                print(f"  {name}: {seconds:.1f} s", flush=True)
+    return failures
+
+
 def jupyter_book() -> str:
     beside = Path(sys.executable).parent / "jupyter-book"  # the one of this environment, whatever PATH says
     return str(beside) if beside.exists() else "jupyter-book"
@@ -126,9 +199,10 @@ def build(root: Path = ROOT) -> int:
         print("the package or the pins changed since the notebooks were executed: the cache was emptied, "
               "every notebook runs again", flush=True)
     before = cached_notebooks(root)
+    start = time.perf_counter()
+    preexecute(root, int(os.environ.get("FLATGAP_BUILD_SLOTS", "2")))
     command = [jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"] + (["--all"] if stale else [])
     print("$ jupyter-book", " ".join(command[1:]), flush=True)
-    start = time.perf_counter()
     status = subprocess.call(command, cwd=root)
     seconds = time.perf_counter() - start
     after = cached_notebooks(root)
