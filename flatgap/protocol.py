@@ -36,8 +36,9 @@ class Protocol:
         learning_rates: the grid every model's learning rate is chosen from.
         tuning_seeds: the grid is searched on the first ``tuning_seeds`` seeds; the other seeds run at the rate
             chosen there (so every model gets ``tuning_seeds * len(learning_rates)`` tuning runs).
-        extensions: when a model's best rate lies at an edge of its grid, one more rate a step beyond that edge
-            is tried (same ratio as the last step), at most this many times: the same rule for every model.
+        extensions: when a model's best rate lies at an edge of its grid (and is not tied with another), one more
+            rate a step beyond that edge is tried (same ratio as the last step), at most this many times: the same
+            rule for every model. Rates tied for the best resolve to the one nearest the middle of the grid.
         max_epochs, patience: early stopping on validation accuracy.
         batch_size: images per gradient step.
         validation_fraction: share of the training data carved out (stratified) as the validation split.
@@ -263,6 +264,8 @@ def run_experiment(
         for (name, size), grid in grids.items() if round_ < protocol.extensions else ():  # a best rate at the edge of the grid: one more step that way
             means = [_mean_val(tuning, name, size, rate) for rate in grid]
             best = int(np.argmax(means))
+            if means.count(means[best]) > 1:  # a tie for the best: the grid's edge is not where the optimum lies
+                continue
             if best == len(grid) - 1 and len(grid) > 1:
                 rate = grid[-1] * grid[-1] / grid[-2]
             elif best == 0 and len(grid) > 1:
@@ -279,9 +282,12 @@ def run_experiment(
             break
     tuned = time.perf_counter()
     experiment = Experiment(dict(models), protocol, sizes_list, tuning=tuning)
+    centre = float(np.exp(np.mean(np.log(protocol.learning_rates))))
     for (name, size), grid in grids.items():
         means = [_mean_val(tuning, name, size, rate) for rate in grid]
-        experiment.choices[name, size] = grid[int(np.argmax(means))]
+        tied = [rate for rate, mean in zip(grid, means, strict=True) if mean == max(means)]
+        # among rates tied for the best, the one nearest the middle of the grid (in log scale)
+        experiment.choices[name, size] = min(tied, key=lambda rate: abs(np.log(rate / centre)))
     rest = [(name, size, seed) for name in models for size in sizes_list for seed in protocol.seeds[protocol.tuning_seeds :]]
     results = run_all([task(n, s, z, experiment.choices[n, z]) for n, z, s in rest], workers)
     finals = {(t["model"], t["size"], t["seed"]): t for t in tuning if t["learning_rate"] == experiment.choices[t["model"], t["size"]]}
