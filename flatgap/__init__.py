@@ -11,6 +11,8 @@ TensorFlow backend for Keras. Submodules are imported on demand so that ``import
 - :mod:`flatgap.speed` — the NumPy-vs-Keras speed measurements (``make bench``).
 - :mod:`flatgap.heads` — the registry of heads: one vocabulary for every module, plot and test.
 - :mod:`flatgap.models` — one convolutional body with a choice of head, the parameter formula, the receptive field.
+- :mod:`flatgap.body_layers` — Keras layers for the body: coordinate channels (CoordConv), BlurPool, MaxBlurPool.
+- :mod:`flatgap.numpy_body` — their NumPy references (generated from the chapters' ``#@save numpy_body`` cells).
 - :mod:`flatgap.equivalences` — Flatten+Dense as a convolution, GAP+Dense as a 1x1 convolution, CAMs.
 - :mod:`flatgap.training` — the one training runner of the experiments, and its record selection.
 - :mod:`flatgap.stats` — numbers over seeds and tables.

@@ -54,6 +54,12 @@ def build_classifier(
     use_bias: bool = True,
     random_shift: int = 0,
     name: str | None = None,
+    coords=(),
+    blur: int = 0,
+    batch_norm: bool = False,
+    body_weights: BodyWeights | None = None,
+    frozen_blocks: int = 0,
+    freeze_batch_norm: bool = False,
 ):
     """One convolutional body with the chosen head, softmax outputs.
 
@@ -77,6 +83,21 @@ def build_classifier(
             direction, zeros coming in (a ``RandomTranslation`` layer named ``random_shift``, active in training
             only: data augmentation); needs a fixed input size.
         name: model name (default: ``f"{head}_model"``).
+        coords: 1-based indices of the convolutions whose input gets two coordinate channels first (an
+            :class:`~flatgap.body_layers.AddCoords` layer named ``coords{i}``: CoordConv); ``(1,)`` adds them to
+            the image, ``(len(filters),)`` to the last feature maps; ``()`` (default): none.
+        blur: side of the binomial kernel of anti-aliased pooling: every 2x2 max pooling becomes a
+            :class:`~flatgap.body_layers.MaxBlurPool2D` (same name ``pool{k}``); 0 (default): plain max pooling.
+        batch_norm: ``True`` puts a BatchNormalization (``bn{i}``) between every convolution and its ReLU
+            (``relu{i}``), with a momentum of 0.9 (PyTorch's default; Keras's 0.99 needs more steps than the course's
+            short runs take before its moving statistics, used in inference mode, settle).
+        body_weights: a :class:`BodyWeights` (e.g. of a model trained on another task): its layers' weights
+            replace the new body's, layer by layer and by name (the head and classifier keep their initial weights).
+        frozen_blocks: the first ``frozen_blocks`` blocks of the body (a block: a convolution with its
+            coordinates, BatchNormalization and ReLU) are not trainable (``trainable=False``; a frozen
+            BatchNormalization also runs in inference mode, its statistics fixed). ``len(filters)`` freezes the
+            whole body, ``len(filters) - 1`` leaves the last block to fine-tune.
+        freeze_batch_norm: ``True`` freezes every BatchNormalization layer, also in the trainable blocks.
 
     Returns:
         An uncompiled ``keras.Model`` mapping (N, H, W, C) to (N, num_classes) probabilities.
@@ -118,16 +139,120 @@ def build_classifier(
         x = keras.layers.RandomTranslation(
             random_shift / input_shape[0], random_shift / input_shape[1], fill_mode="constant", fill_value=0.0,
             interpolation="nearest", name="random_shift")(x)
+    body = _body_options(filters, pool_every, coords, blur, batch_norm, body_weights, frozen_blocks, freeze_batch_norm)
     pools = 0
     for index, count in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(count, kernel_size, padding=padding, activation="relu", use_bias=use_bias,
-                                name=f"conv{index}")(x)
+        if index in body["coords"]:
+            from flatgap.body_layers import AddCoords
+
+            x = AddCoords(name=f"coords{index}")(x)
+        x = keras.layers.Conv2D(count, kernel_size, padding=padding, activation=None if batch_norm else "relu",
+                                use_bias=use_bias, name=f"conv{index}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{index}")(x)
+            x = keras.layers.Activation("relu", name=f"relu{index}")(x)
         if pool_every and index % pool_every == 0 and index < len(filters):
             pools += 1
-            x = keras.layers.MaxPooling2D(2, name=f"pool{pools}")(x)
+            if blur:
+                from flatgap.body_layers import MaxBlurPool2D
+
+                x = MaxBlurPool2D(blur, name=f"pool{pools}")(x)
+            else:
+                x = keras.layers.MaxPooling2D(2, name=f"pool{pools}")(x)
     x = spec.add(x, options)
     outputs = keras.layers.Dense(num_classes, activation="softmax", use_bias=use_bias, name="classifier")(x)
-    return keras.Model(inputs, outputs, name=name or f"{head.replace('+', '_')}_model")
+    model = keras.Model(inputs, outputs, name=name or f"{head.replace('+', '_')}_model")
+    _pretrain_and_freeze(model, len(filters), body_weights, frozen_blocks, freeze_batch_norm)
+    return model
+
+
+def _body_options(filters, pool_every, coords, blur, batch_norm, body_weights, frozen_blocks, freeze_batch_norm) -> dict:
+    """Check the body options of :func:`build_classifier`; return the coordinate positions as a set."""
+    depth = len(filters)
+    if isinstance(coords, (str, bytes)) or not hasattr(coords, "__iter__"):
+        raise ValueError(f"coords must be a sequence of convolution indices (1 to {depth}), got {coords!r}")
+    coords = list(coords)
+    if any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= depth for i in coords) or len(set(coords)) < len(coords):
+        raise ValueError(f"coords must hold distinct convolution indices from 1 to {depth}, got {coords!r}")
+    blur = non_negative_int("blur", blur)
+    if blur and not pool_every:
+        raise ValueError("blur replaces the body's max poolings by MaxBlurPool2D, so it needs pool_every > 0")
+    for flag, value in (("batch_norm", batch_norm), ("freeze_batch_norm", freeze_batch_norm)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    if freeze_batch_norm and not batch_norm:
+        raise ValueError("freeze_batch_norm needs batch_norm=True (there is no BatchNormalization to freeze)")
+    frozen_blocks = non_negative_int("frozen_blocks", frozen_blocks)
+    if frozen_blocks > depth:
+        raise ValueError(f"frozen_blocks must be between 0 and the number of convolutions ({depth}), got {frozen_blocks}")
+    if body_weights is not None and not isinstance(body_weights, BodyWeights):
+        raise ValueError(f"body_weights must be a BodyWeights (BodyWeights.of(model)), got {type(body_weights).__name__}")
+    return {"coords": set(coords)}
+
+
+def _block_of(layer_name: str) -> int | None:
+    """The block a body layer belongs to (``conv2``, ``bn2``, ``coords2`` -> 2), None for any other layer."""
+    for prefix in ("conv", "bn", "coords"):
+        if layer_name.startswith(prefix) and layer_name[len(prefix):].isdigit():
+            return int(layer_name[len(prefix):])
+    return None
+
+
+def _pretrain_and_freeze(model, depth: int, body_weights, frozen_blocks: int, freeze_batch_norm: bool) -> None:
+    if body_weights is not None:
+        body = {layer.name: layer for layer in model.layers if _block_of(layer.name) is not None and layer.weights}
+        if set(body_weights.layers) != set(body):
+            raise ValueError(f"body_weights holds layers {sorted(body_weights.layers)}, but this body has {sorted(body)}")
+        for layer_name, arrays in body_weights.layers.items():
+            expected = [tuple(w.shape) for w in body[layer_name].weights]
+            if [a.shape for a in arrays] != expected:
+                raise ValueError(f"body_weights of {layer_name!r} have shapes {[a.shape for a in arrays]}, the layer {expected}")
+            body[layer_name].set_weights(list(arrays))
+    for layer in model.layers:
+        block = _block_of(layer.name)
+        if block is not None and (block <= frozen_blocks or (freeze_batch_norm and layer.name.startswith("bn"))):
+            layer.trainable = False
+
+
+class BodyWeights:
+    """The weights of a body's layers (``conv{i}``, ``bn{i}``), by layer name, to build another model on.
+
+    A :class:`BodyWeights` is what :func:`build_classifier`'s ``body_weights`` takes: the arrays travel with the
+    model's arguments to the worker processes of :func:`flatgap.protocol.run_experiment`, which rebuild the model
+    from them. ``str()`` gives a fingerprint of the arrays (the runner tells models apart by their arguments'
+    text), so two different bodies never share a traced model.
+
+    Example:
+        >>> body = BodyWeights.of(build_classifier("gap", filters=(4, 8)))
+        >>> sorted(body.layers), [a.shape for a in body.layers["conv1"]]
+        (['conv1', 'conv2'], [(3, 3, 1, 4), (4,)])
+        >>> str(body) == str(BodyWeights(body.layers)) and str(body).startswith("BodyWeights(sha256:")
+        True
+    """
+
+    def __init__(self, layers):
+        import numpy as np
+
+        self.layers = {str(k): tuple(np.array(a, dtype=np.float32) for a in v) for k, v in dict(layers).items()}
+        if not self.layers:
+            raise ValueError("BodyWeights needs the weights of at least one layer")
+
+    @classmethod
+    def of(cls, model) -> BodyWeights:
+        """The body weights of a model built by :func:`build_classifier` (its ``conv{i}`` and ``bn{i}`` layers)."""
+        return cls({layer.name: layer.get_weights() for layer in model.layers if _block_of(layer.name) is not None and layer.weights})
+
+    def __str__(self) -> str:
+        import hashlib
+
+        digest = hashlib.sha256()
+        for layer_name in sorted(self.layers):
+            for array in self.layers[layer_name]:
+                digest.update(f"{layer_name}{array.shape}".encode())
+                digest.update(array.tobytes())
+        return f"BodyWeights(sha256:{digest.hexdigest()[:16]})"
+
+    __repr__ = __str__
 
 
 def receptive_field(model) -> list[dict]:
@@ -140,6 +265,10 @@ def receptive_field(model) -> list[dict]:
 
     Args:
         model: a ``keras.Model`` (only its Conv2D, MaxPooling2D and AveragePooling2D layers count).
+
+    A layer with a ``receptive_steps`` list of (kernel, stride) pairs (:class:`~flatgap.body_layers.MaxBlurPool2D`:
+    a dense 2x2 max, then a blur of stride 2) counts as those steps in turn, in one row (the last step's kernel and
+    stride).
 
     Returns:
         One dict per counted layer, in order: ``name``, ``kernel``, ``stride``, ``rf`` (side of the square
@@ -156,6 +285,13 @@ def receptive_field(model) -> list[dict]:
                 raise ValueError(f"layer {layer.name!r} is not square; receptive_field handles square kernels only")
         elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
             kernel, stride, dilation = layer.pool_size[0], layer.strides[0], 1
+        elif getattr(layer, "receptive_steps", None):  # e.g. MaxBlurPool2D: a dense 2x2 max, then a blurred stride 2
+            for kernel, stride in layer.receptive_steps:
+                rf += (kernel - 1) * jump
+                jump *= stride
+            rows.append({"name": layer.name, "kernel": int(layer.receptive_steps[-1][0]), "stride": int(layer.receptive_steps[-1][1]),
+                         "rf": int(rf), "jump": int(jump)})
+            continue
         else:
             continue
         rf += dilation * (kernel - 1) * jump
