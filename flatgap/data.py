@@ -329,3 +329,63 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tu
     picks = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in classes])
     picks.sort()
     return x[picks], y[picks]
+
+
+
+def make_counting_canvases(n: int, canvas_size, counts=(1, 2, 3, 4), object_size: int = 1, spacing: int = 4,
+                           margin: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Canvases holding a few small filled squares each (dots, by default): the label is how many.
+
+    Each canvas gets a number of squares drawn uniformly from ``counts``, placed one after the other at random
+    among the positions still free: any two squares are at least ``spacing`` blank pixels apart (in rows or in
+    columns) and every square is at least ``margin`` pixels from every border. Position and canvas size carry no
+    information about the label.
+
+    Args:
+        n: number of canvases, >= 1.
+        canvas_size: int or (height, width).
+        counts: the possible numbers of squares, distinct integers >= 0.
+        object_size: side of every square in pixels, >= 1 (value 1.0 on a 0.0 background).
+        spacing: blank pixels kept between squares, >= 0.
+        margin: blank pixels kept between every square and the canvas border, >= 0.
+        seed: fixes the counts and the positions.
+
+    Returns:
+        ``(images, labels)``: (n, H, W, 1) float32 and (n,) int64, the number of squares on each canvas.
+
+    Example:
+        >>> images, labels = make_counting_canvases(3, 12, seed=0)
+        >>> images.shape, labels.tolist(), images.sum(axis=(1, 2, 3)).tolist()
+        ((3, 12, 12, 1), [4, 3, 3], [4.0, 3.0, 3.0])
+    """
+    n = positive_int("n", n)
+    height, width = size_pair("canvas_size", canvas_size)
+    side, spacing = positive_int("object_size", object_size), non_negative_int("spacing", spacing)
+    margin, seed = non_negative_int("margin", margin), non_negative_int("seed", seed)
+    counts = tuple(non_negative_int("count", c) for c in counts)
+    if not counts or len(set(counts)) != len(counts):
+        raise ValueError(f"counts must be a non-empty sequence of distinct non-negative integers, got {counts!r}")
+    rows, cols = height - side - 2 * margin + 1, width - side - 2 * margin + 1
+    if rows < 1 or cols < 1:
+        raise ValueError(f"a {side} px square {margin} px from every border does not fit a {height}x{width} canvas")
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(np.array(counts, dtype=np.int64), size=n)
+    images = np.zeros((n, height, width, 1), dtype=np.float32)
+    grid_rows, grid_cols = np.mgrid[0:rows, 0:cols]
+    for i, count in enumerate(labels):
+        for _attempt in range(100):
+            free, corners = np.ones((rows, cols), dtype=bool), []
+            for _ in range(count):
+                if not free.any():
+                    break
+                top, left = divmod(int(rng.choice(np.flatnonzero(free))), cols)
+                corners.append((top, left))
+                free &= np.maximum(np.abs(grid_rows - top), np.abs(grid_cols - left)) >= side + spacing
+            if len(corners) == count:
+                break
+        else:
+            raise ValueError(f"could not place {count} squares of {side} px, {spacing} px apart and {margin} px from the "
+                             f"borders, on a {height}x{width} canvas")
+        for top, left in corners:
+            images[i, margin + top : margin + top + side, margin + left : margin + left + side, 0] = 1.0
+    return images, labels

@@ -16,6 +16,8 @@ Example:
     (64, 3136)
     >>> [name for name, head in HEADS.items() if head.fixed_size]
     ['flatten', 'flatten+dropout', 'flatten+bottleneck']
+    >>> HEADS["grid2"].features(7, 7, 64), HEADS["catavgmax"].features(7, 7, 64), HEADS["attention"].pool_params(64)
+    (256, 128, 64)
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Head:
         hidden: True when the head ends in a hidden Dense(``hidden_units``) layer before the classifier.
         mixer: True when the head starts with a 1x1 convolution to ``head_channels`` channels (with its own
             weights), so that a head can be matched in parameters to another one.
+        pool_params: ``pool_params(channels)``: trainable parameters of the layer named ``"head"`` itself (0 for
+            Flatten and the fixed poolings; GeM learns its exponent, attention pooling a score vector).
     """
 
     name: str
@@ -49,6 +53,7 @@ class Head:
     add: Callable
     hidden: bool = False
     mixer: bool = False
+    pool_params: Callable[[int], int] = lambda channels: 0
 
     def dense_params(self, height: int, width: int, channels: int, units: int, hidden_units: int = 64) -> int:
         """Trainable parameters of the Dense layers from the head to ``units`` outputs (pooling and Flatten have none).
@@ -124,6 +129,57 @@ HEADS: dict[str, Head] = {
     )
 }
 """Every head the course builds, by name, in the order tables list them."""
+
+
+# ---- Part IV: the grid between Flatten and GAP, and the other global poolings (layers in flatgap.pooling) ----
+
+GRID_SIZES = (2, 3, 4, 6)
+"""The grids of the ``"grid<k>"`` heads: adaptive average pooling to k x k cells, then Flatten (k = 1 is ``"gap"``)."""
+
+
+def _grid(cells: int):
+    def add(x, options):
+        from flatgap.pooling import GridAveragePooling2D
+
+        pooled = GridAveragePooling2D(cells, name="head")(x)
+        return _keras().layers.Flatten(name="grid_flatten")(pooled)
+
+    return add
+
+
+def _grid_features(cells: int):
+    return lambda height, width, channels: cells * cells * channels
+
+
+def _pooling(layer_name: str):
+    def add(x, options):
+        from flatgap import pooling
+
+        return getattr(pooling, layer_name)(name="head")(x)
+
+    return add
+
+
+def _twice(height, width, channels):
+    return 2 * channels
+
+
+_GRID_COLORS = {2: "#08519c", 3: "#3182bd", 4: "#6baed6", 6: "#9ecae1"}
+for _cells in GRID_SIZES:
+    HEADS[f"grid{_cells}"] = Head(
+        f"grid{_cells}", f"GridAveragePooling2D({_cells}x{_cells}) -> Flatten -> Dense(classes)", _GRID_COLORS[_cells],
+        False, _grid_features(_cells), _grid(_cells))
+for _head in (
+    Head("catavgmax", "concat(GlobalAveragePooling2D, GlobalMaxPooling2D) -> Dense(classes)", "#9467bd", False, _twice,
+         _pooling("GlobalAvgMaxPooling2D")),
+    Head("gem", "GeMPooling2D (learned exponent p) -> Dense(classes)", "#bcbd22", False, _channels,
+         _pooling("GeMPooling2D"), pool_params=lambda channels: 1),
+    Head("sum", "GlobalSumPooling2D -> Dense(classes)", "#17becf", False, _channels, _pooling("GlobalSumPooling2D")),
+    Head("attention", "AttentionPooling2D (softmax of a learned score over positions) -> Dense(classes)", "#393b79",
+         False, _channels, _pooling("AttentionPooling2D"), pool_params=lambda channels: channels),
+):
+    HEADS[_head.name] = _head
+del _cells, _head
 
 
 def get_head(name) -> Head:

@@ -74,7 +74,7 @@ def test_build_classifier_dense_counts_equal_the_formula(input_shape, filters, p
         assert channels == (12 if HEADS[head].mixer else filters[-1])
         dense = sum(layer.count_params() for layer in model.layers if isinstance(layer, keras.layers.Dense))
         assert dense == dense_param_count(head, height, width, channels, num_classes, hidden_units=12), head
-        assert model.get_layer("head").count_params() == 0
+        assert model.get_layer("head").count_params() == HEADS[head].pool_params(channels), head
         assert model.output_shape == (None, num_classes)
 
 
