@@ -1,0 +1,264 @@
+"""Checkers of exercise 4, between and beyond the two heads: each ``check_<name>(fn)`` grades the student's ``<name>``.
+
+The references are the package's own NumPy code of Part IV: :mod:`flatgap.numpy_pooling` (adaptive average
+pooling, GeM, attention pooling) and :mod:`flatgap.numpy_body` (CoordConv's coordinates, BlurPool's kernel and
+blurred downsampling). Every checker runs fixed cases (the same on every run) and fresh random ones drawn from the
+grading seed (see :mod:`flatgap.grading.harness`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flatgap import numpy_body as body
+from flatgap import numpy_pooling as pooling
+from flatgap.grading.harness import Check, case_rng
+
+__all__ = [
+    "check_adaptive_avg_pool",
+    "check_gem_pool",
+    "check_attention_weights",
+    "check_add_coords",
+    "check_binomial_kernel",
+    "check_blur_downsample",
+]
+
+RANDOM_CASES = 3
+"""Random cases per checker, on top of the fixed ones."""
+
+
+def _grid_pair(output_size) -> tuple[int, int]:
+    return (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+
+
+def _floor_windows(x: np.ndarray, output_size) -> np.ndarray:
+    """The common mistake: windows i*H//k to (i+1)*H//k (no overlap, the last window too short or too long)."""
+    rows, cols = _grid_pair(output_size)
+    n, h, w, c = x.shape
+    out = np.zeros((n, rows, cols, c))
+    for i in range(rows):
+        for j in range(cols):
+            r0, r1 = i * h // rows, max((i + 1) * h // rows, i * h // rows + 1)
+            c0, c1 = j * w // cols, max((j + 1) * w // cols, j * w // cols + 1)
+            out[:, i, j] = x[:, r0:r1, c0:c1].mean(axis=(1, 2))
+    return out
+
+
+def check_adaptive_avg_pool(adaptive_avg_pool) -> None:
+    """``adaptive_avg_pool(x, output_size) -> (N, rows, cols, C)``: PyTorch's and Keras's windows, loops only over cells."""
+    __tracebackhide__ = True
+    check = Check(adaptive_avg_pool, "adaptive_avg_pool")
+    fixed = [((2, 6, 6, 3), 2), ((1, 5, 7, 4), (2, 3)), ((3, 4, 4, 1), 6), ((2, 7, 7, 8), 1), ((1, 3, 5, 2), (3, 5)), ((2, 9, 4, 2), (4, 3))]
+    cases = [(case_rng(800 + i).standard_normal(shape), size, lambda text: text) for i, (shape, size) in enumerate(fixed)]
+    rng = check.fresh
+    for _ in range(RANDOM_CASES):
+        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 12), rng.integers(1, 12), rng.integers(1, 5)))
+        size = (int(rng.integers(1, 7)), int(rng.integers(1, 7)))
+        cases.append((rng.standard_normal(shape), size, check.random))
+    for x, size, name in cases:
+        n, h, w, c = x.shape
+        rows, cols = _grid_pair(size)
+        text = name(f"adaptive_avg_pool(x, {size!r}) with x of shape {x.shape}")
+        got = check.call(text, x, size, error_hint=f"x is (N, H, W, C) = {x.shape}; the output is (N, rows, cols, C) = {(n, rows, cols, c)}")
+        expected, _ = pooling.adaptive_avg_pool_forward(x, size)
+        shape_hints = {(n, c): "keep the grid axes: return (N, rows, cols, C), even for a 1x1 grid", (n, rows * cols * c): "return the grid (N, rows, cols, C); the head flattens it afterwards"}
+        if rows != cols:
+            shape_hints[(n, cols, rows, c)] = "rows and cols are swapped: output_size is (rows, cols), rows along H (axis 1)"
+        sums = np.stack([np.stack([x[:, a:b, d:e].sum(axis=(1, 2)) for d, e in pooling.adaptive_windows(w, cols)], axis=1) for a, b in pooling.adaptive_windows(h, rows)], axis=1)
+        hints = [
+            (_floor_windows(x, size), "the windows run from floor(i*H/k) to ceil((i+1)*H/k) - 1: round the end UP, so that neighbouring windows overlap when k does not divide H"),
+            (sums, "average each window (divide by its number of positions), do not sum it"),
+        ]
+        check.array(text, got, expected, "out", shape_hints=shape_hints, value_hints=hints)
+    rng = case_rng(809)
+    calls = [(f"x of shape {shape} pooled to (2, 3)", (rng.standard_normal(shape), (2, 3))) for shape in ((1, 6, 6, 1), (4, 18, 17, 5))]
+    check.vectorized(*calls, "loops at most over the rows x cols output cells, never over images, pixels or channels",
+                     "loop over the cells (i, j) at most and average each window with x[:, r0:r1, c0:c1, :].mean(axis=(1, 2))")
+    check.passed("vectorized: your code ran as many Python lines on a large input as on a small one")
+
+
+def check_gem_pool(gem_pool) -> None:
+    """``gem_pool(x, p) -> (N, C)``: (mean over positions of max(x, 1e-6)^p)^(1/p), vectorized."""
+    __tracebackhide__ = True
+    check = Check(gem_pool, "gem_pool")
+    fixed = [((2, 4, 4, 3), 3.0), ((1, 5, 3, 2), 1.0), ((3, 2, 6, 1), 0.5), ((2, 3, 3, 4), 10.0), ((1, 1, 1, 3), 2.0)]
+    cases = [(case_rng(820 + i).standard_normal(shape), p, lambda text: text) for i, (shape, p) in enumerate(fixed)]
+    rng = check.fresh
+    for _ in range(RANDOM_CASES):
+        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 8), rng.integers(1, 8), rng.integers(1, 6)))
+        cases.append((rng.standard_normal(shape), float(rng.uniform(0.5, 8)), check.random))
+    for x, p, name in cases:
+        n, h, w, c = x.shape
+        text = name(f"gem_pool(x, p={p:g}) with x of shape {x.shape} (about half of its values negative)")
+        got = check.call(text, x, p, error_hint=f"x is (N, H, W, C) = {x.shape}; the output is (N, C) = {(n, c)}")
+        expected, _ = pooling.gem_forward(x, p)
+        if isinstance(got, np.ndarray) and got.shape == expected.shape and not np.all(np.isfinite(got)):
+            check.fail(text, "finite values", "nan or inf", "a fractional power of a negative number is undefined: clamp first, z = np.maximum(x, 1e-6)")
+        z = np.maximum(x, 1e-6)
+        hints = [
+            ((z**p).mean(axis=(1, 2)), "take the 1/p-th root of the mean: (mean of z**p) ** (1 / p)"),
+            (z.mean(axis=(1, 2)), "that is the mean of the clamped input: raise to p, average, then take the root"),
+            ((np.abs(x) ** p).mean(axis=(1, 2)) ** (1 / p), "clamp negative values to 1e-6 (np.maximum(x, 1e-6)); do not take their absolute value"),
+            ((z**p).sum(axis=(1, 2)) ** (1 / p), "average over the H*W positions (mean), do not sum"),
+        ]
+        check.array(text, got, expected, "out", shape_hints={x.shape: "pool over H and W (axes 1 and 2): the output is (N, C)", (n, 1, 1, c): "return (N, C), without keepdims"}, value_hints=hints)
+    rng = case_rng(829)
+    calls = [(f"x of shape {shape}", (rng.standard_normal(shape), 3.0)) for shape in ((1, 3, 3, 1), (4, 9, 8, 6))]
+    check.vectorized(*calls, "no Python loop over images, positions or channels", "use np.maximum, ** and .mean(axis=(1, 2)) on the whole array")
+    check.passed("vectorized: your code ran as many Python lines on a large input as on a small one")
+
+
+def check_attention_weights(attention_weights) -> None:
+    """``attention_weights(x, v) -> (N, H, W)``: per image, a softmax over all H*W positions of x[n, h, w, :] . v."""
+    __tracebackhide__ = True
+    check = Check(attention_weights, "attention_weights")
+    fixed = [((2, 4, 5, 3), 1.0, False), ((1, 3, 3, 2), 1.0, True), ((2, 3, 4, 2), 300.0, False), ((3, 1, 1, 4), 1.0, False), ((2, 5, 2, 1), 2.0, False)]
+    cases = []
+    for i, (shape, scale, zero) in enumerate(fixed):
+        rng = case_rng(840 + i)
+        cases.append((rng.standard_normal(shape) * scale, np.zeros(shape[3]) if zero else rng.standard_normal(shape[3]), lambda text: text))
+    rng = check.fresh
+    for _ in range(RANDOM_CASES):
+        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 7), rng.integers(1, 7), rng.integers(1, 5)))
+        cases.append((rng.standard_normal(shape) * float(rng.choice([1.0, 100.0])), rng.standard_normal(shape[3]), check.random))
+    for x, v, name in cases:
+        n, h, w, c = x.shape
+        large = float(np.abs(np.einsum("nhwc,c->nhw", x, v)).max()) > 300
+        text = name(f"attention_weights(x, v) with x of shape {x.shape}, v of shape {v.shape}" + (", v = 0" if not v.any() else "") + (" (scores in the hundreds)" if large else ""))
+        got = check.call(text, x, v, error_hint=f"x is (N, H, W, C) = {x.shape}, v is (C,) = {v.shape}; the weights are (N, H, W) = {(n, h, w)}")
+        expected = pooling.attention_weights(x, v)
+        if isinstance(got, np.ndarray) and got.shape == expected.shape and not np.all(np.isfinite(got)):
+            check.fail(text, "finite weights", "nan or inf", "np.exp overflows for large scores: subtract each image's largest score first (the softmax does not change)")
+        scores = np.einsum("nhwc,c->nhw", x, v)
+        with np.errstate(all="ignore"):
+            hints = _attention_mistakes(scores)
+        check.array(text, got, expected, "weights", shape_hints={x.shape: "one weight per position: the score of position (h, w) is x[n, h, w, :] @ v, so the weights are (N, H, W)", (n, h * w): "return the weights as (N, H, W)"}, value_hints=hints)
+    check.passed()
+
+
+def _attention_mistakes(scores: np.ndarray) -> list:
+    """(candidate, hint) pairs for the common mistakes of attention_weights, from the (N, H, W) scores."""
+    shifted = np.exp(scores - scores.max(axis=(1, 2), keepdims=True))
+    whole_batch = np.exp(scores - scores.max())
+    return [
+        (shifted / shifted.sum(axis=2, keepdims=True), "normalise over all H*W positions of an image (axes 1 and 2 together), not over each row"),
+        (shifted / shifted.sum(axis=1, keepdims=True), "normalise over all H*W positions of an image (axes 1 and 2 together), not over each column"),
+        (whole_batch / whole_batch.sum(), "normalise each image separately: its weights sum to 1"),
+        (scores / scores.sum(axis=(1, 2), keepdims=True), "exponentiate the scores first: a softmax is exp(score) / sum of exp(score)"),
+        (shifted, "divide by the sum over the image's positions so that the weights sum to 1"),
+    ]
+
+
+def check_add_coords(add_coords) -> None:
+    """``add_coords(x, with_r) -> (N, H, W, C + 2 or 3)``: x's channels, then rows and cols in [-1, 1] [, radius]."""
+    __tracebackhide__ = True
+    check = Check(add_coords, "add_coords")
+    fixed = [((2, 4, 5, 3), False), ((1, 1, 6, 2), False), ((3, 5, 5, 1), True), ((1, 7, 3, 2), False), ((2, 6, 1, 1), True)]
+    cases = [(case_rng(860 + i).standard_normal(shape), with_r, lambda text: text) for i, (shape, with_r) in enumerate(fixed)]
+    rng = check.fresh
+    for _ in range(RANDOM_CASES):
+        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 9), rng.integers(1, 9), rng.integers(1, 4)))
+        cases.append((rng.standard_normal(shape), bool(rng.integers(0, 2)), check.random))
+    for x, with_r, name in cases:
+        n, h, w, c = x.shape
+        extra = 3 if with_r else 2
+        text = name(f"add_coords(x, with_r={with_r}) with x of shape {x.shape}")
+        got = check.call(text, x, with_r, error_hint=f"x is (N, H, W, C) = {x.shape}; the output is (N, H, W, C + {extra}) = {(n, h, w, c + extra)}")
+        expected = body.add_coords(x, with_r=with_r)
+        if isinstance(got, np.ndarray) and got.shape == expected.shape and not np.all(np.isfinite(got)):
+            check.fail(text, "finite values", "nan or inf", "an axis of length 1 has a single coordinate, 0: divide by max(n - 1, 1)")
+        shape_hints = {
+            (n, h, w, c + 3): "add the radius channel only when with_r is True" if not with_r else None,
+            (n, h, w, c + 2): "with_r=True adds a third channel, r = sqrt(rows**2 + cols**2)" if with_r else None,
+            (n, h, w, extra): "keep x's channels and append the coordinates after them: np.concatenate([x, coords], axis=-1)",
+        }
+        rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+
+        def variant(row, col, radius=None, first=False, x=x, n=n, with_r=with_r):
+            channels = [row, col] + ([np.sqrt(row**2 + col**2) if radius is None else radius] if with_r else [])
+            coords = np.broadcast_to(np.stack(channels, axis=-1), (n, *row.shape, len(channels)))
+            return np.concatenate([coords, x] if first else [x, coords], axis=-1)
+
+        unit_r, unit_c = expected[0, ..., c], expected[0, ..., c + 1]
+        hints = [
+            (variant(unit_r, unit_c, first=True), "put x's channels first and the coordinate channels after them"),
+            (variant(unit_c, unit_r), "the first coordinate channel holds the ROW (it changes along H, axis 1), the second the column"),
+            (variant(rows / max(h - 1, 1), cols / max(w - 1, 1)), "the coordinates run from -1 to +1, not from 0 to 1: 2 * i / (n - 1) - 1"),
+            (variant(rows.astype(float), cols.astype(float)), "scale the pixel indices to run from -1 at the first pixel to +1 at the last: 2 * i / (n - 1) - 1"),
+            (variant(unit_r, unit_c, unit_r**2 + unit_c**2), "the radius is the distance from the centre: take the square root of rows**2 + cols**2"),
+        ]
+        check.array(text, got, expected, "out", shape_hints={k: v for k, v in shape_hints.items() if v}, value_hints=hints, atol=1e-6)
+    check.passed()
+
+
+def check_binomial_kernel(binomial_kernel) -> None:
+    """``binomial_kernel(size) -> (size, size)``: the outer product of a row of Pascal's triangle, summing to 1."""
+    __tracebackhide__ = True
+    check = Check(binomial_kernel, "binomial_kernel")
+    fixed = [3, 1, 2, 5, 4, 7]
+    sizes = fixed + [int(s) for s in check.fresh.integers(2, 10, size=RANDOM_CASES)]
+    for i, size in enumerate(sizes):
+        text = f"binomial_kernel({size})"
+        text = text if i < len(fixed) else check.random(text)
+        got = check.call(text, size)
+        expected = body.binomial_kernel(size).astype(np.float64)
+        row = np.array([float(np.prod(range(size - k, size)) / np.prod(range(1, k + 1))) for k in range(size)])
+        check.array(
+            text, got, expected, "kernel",
+            shape_hints={(size,): "the kernel is 2-D: the outer product np.outer(row, row) of the 1-D row"},
+            value_hints=[
+                (np.outer(row, row), "normalise the kernel so that it sums to 1 (a blur must keep the mean brightness)"),
+                (np.full((size, size), 1 / size**2), "that is a box blur; the weights are a row of Pascal's triangle (1, 2, 1 for size 3), outer product with itself"),
+                (np.outer(row, row) / row.sum(), "normalise the 2-D kernel: divide np.outer(row, row) by its own sum (that is row.sum() ** 2)"),
+            ],
+            atol=1e-6,
+        )
+    check.passed()
+
+
+def check_blur_downsample(blur_downsample) -> None:
+    """``blur_downsample(x, size, stride) -> (N, ceil(H/stride), ceil(W/stride), C)``: reflect pad, binomial blur, subsample."""
+    __tracebackhide__ = True
+    check = Check(blur_downsample, "blur_downsample")
+    fixed = [((2, 8, 8, 3), 3, 2), ((1, 7, 5, 2), 3, 2), ((1, 9, 9, 1), 5, 2), ((2, 6, 7, 2), 2, 2), ((1, 6, 6, 3), 3, 1), ((1, 10, 10, 1), 4, 3)]
+    cases = [(case_rng(880 + i).standard_normal(shape), size, stride, lambda text: text) for i, (shape, size, stride) in enumerate(fixed)]
+    rng = check.fresh
+    for _ in range(RANDOM_CASES):
+        size, stride = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(size // 2 + 1, 12), rng.integers(size // 2 + 1, 12), rng.integers(1, 4)))
+        cases.append((rng.standard_normal(shape), size, stride, check.random))
+    for x, size, stride, name in cases:
+        n, h, w, c = x.shape
+        out_h, out_w = -(-h // stride), -(-w // stride)
+        text = name(f"blur_downsample(x, size={size}, stride={stride}) with x of shape {x.shape}")
+        got = check.call(text, x, size, stride, error_hint=f"x is (N, H, W, C) = {x.shape}; pad by {((size - 1) // 2, size // 2)} pixels on H and W, the output is {(n, out_h, out_w, c)}")
+        expected = body.blur_downsample(x, size, stride)
+        before, after = (size - 1) // 2, size // 2
+        kernel = body.binomial_kernel(size).astype(np.float64)
+
+        def blurred(mode, x=x, kernel=kernel, before=before, after=after, size=size, stride=stride, out_h=out_h, out_w=out_w):
+            padded = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), mode=mode)
+            return sum(kernel[a, b] * padded[:, a : a + stride * out_h : stride, b : b + stride * out_w : stride] for a in range(size) for b in range(size))
+
+        hints = []
+        if stride > 1 and size > 1:
+            hints.append((x[:, ::stride, ::stride], "blur before you subsample: that is plain subsampling, which aliases"))
+        if size > 1:
+            hints += [
+                (blurred("constant"), "pad by reflection (np.pad(..., mode='reflect')), not with zeros: zeros darken the border"),
+                (blurred("symmetric"), "mode='reflect' mirrors the map without repeating the edge pixel; 'symmetric' repeats it"),
+                (blurred("edge"), "pad by reflection (mode='reflect'), not by repeating the edge pixel"),
+            ]
+        check.array(
+            text, got, expected, "out",
+            shape_hints={
+                (n, h, w, c): "keep every stride-th pixel of the blurred map (rows and columns 0, stride, 2*stride, ...)" if stride > 1 else None,
+                (n, (h - size) // stride + 1, (w - size) // stride + 1, c): f"pad first, by {(before, after)} pixels on each spatial axis, so that the output has ceil(H/stride) rows",
+            },
+            value_hints=hints,
+        )
+    rng = case_rng(889)
+    calls = [(f"x of shape {shape}, size 3, stride 2", (rng.standard_normal(shape), 3, 2)) for shape in ((1, 6, 6, 1), (4, 16, 15, 5))]
+    check.vectorized(*calls, "loops at most over the size x size taps of the kernel, never over images, pixels or channels",
+                     "pad once with np.pad, then add kernel[a, b] * padded[:, a::stride, b::stride] (cut to the output size) for each tap (a, b)")
+    check.passed("vectorized: your code ran as many Python lines on a large input as on a small one")
