@@ -10,14 +10,19 @@ TensorFlow backend for Keras. Submodules are imported on demand so that ``import
 - :mod:`flatgap.gradcheck` — numerical gradients and relative errors.
 - :mod:`flatgap.speed` — the NumPy-vs-Keras speed measurements (``make bench``).
 - :mod:`flatgap.heads` — the registry of heads: one vocabulary for every module, plot and test.
+- :mod:`flatgap.pooling` — the Keras pooling layers of Part IV (grid, sum, average ⊕ max, GeM, attention).
+- :mod:`flatgap.numpy_pooling` — their NumPy references (generated from the chapters' ``#@save numpy_pooling`` cells).
 - :mod:`flatgap.models` — one convolutional body with a choice of head, the parameter formula, the receptive field.
 - :mod:`flatgap.body_layers` — Keras layers for the body: coordinate channels (CoordConv), BlurPool, MaxBlurPool.
 - :mod:`flatgap.numpy_body` — their NumPy references (generated from the chapters' ``#@save numpy_body`` cells).
 - :mod:`flatgap.equivalences` — Flatten+Dense as a convolution, GAP+Dense as a 1x1 convolution, CAMs.
-- :mod:`flatgap.training` — the one training runner of the experiments, and its record selection.
-- :mod:`flatgap.stats` — numbers over seeds and tables.
+- :mod:`flatgap.protocol` — the experiment protocol: validation splits, tuning, early stopping, paired seeds.
+- :mod:`flatgap.runs`, :mod:`flatgap.pool`, :mod:`flatgap.report` — one training run, the worker processes, the tables.
+- :mod:`flatgap.training` — compiling and fitting, the untuned runner of the demonstrations, record selection.
+- :mod:`flatgap.stats` — numbers over seeds, intervals and verdicts, tables.
 - :mod:`flatgap.sizes` — feeding a model other input sizes: resizing, grouping by size.
 - :mod:`flatgap.shift`, :mod:`flatgap.cost` — translation and cost measurements of Part III.
+- :mod:`flatgap.macs` — multiply-adds of the layers of real networks (the reference pages).
 - :mod:`flatgap.nbfiles` — the one notebook writer (sources as lines, stable cell ids).
 - :mod:`flatgap.grading` — checkers, the exercise generator and the local grader.
 """
