@@ -16,8 +16,8 @@ Two notebooks at a time: before Sphinx reads the pages, the notebooks that have 
 executed ``FLATGAP_BUILD_SLOTS`` at a time (default 2; 1 leaves all execution to Sphinx, one notebook after the
 other) and stored in the execution cache exactly as myst-nb stores them, so Sphinx then finds every one cached. An
 experiment chapter keeps both cores busy with its worker processes most of the time, but not all of it (its kernel
-starts, imports, prepares data and draws alone), so at most one experiment chapter runs at a time and the other
-slot runs the chapters that need one core. A notebook that fails here is left to Sphinx, which executes it again
+starts, imports, prepares data and draws alone), so while chapters that need one core remain, one experiment chapter
+runs beside them; once they are done, two experiment chapters share the cores and fill each other's gaps. A notebook that fails here is left to Sphinx, which executes it again
 and reports the error in the usual way.
 
 ``python tools/build_book.py [BOOK_FOLDER]`` builds another book the same way (the tests use a scratch one).
