@@ -19,11 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from flatgap.numpy_body import binomial_kernel
-
-
-def _blur_pads(size: int) -> tuple[int, int]:
-    return (size - 1) // 2, size // 2
+from flatgap.numpy_body import _blur_pads, binomial_kernel
 
 
 def _ceil_div(length, stride: int):

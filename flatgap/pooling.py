@@ -52,6 +52,14 @@ def window_matrix(size, cells: int, dtype="float32"):
     return inside / ops.sum(inside, axis=1, keepdims=True)
 
 
+class _PoolingToChannels(keras.layers.Layer):
+    """A pooling over all positions with one output per channel: (batch, height, width, channels) -> (batch, channels)."""
+
+    def compute_output_shape(self, input_shape):
+        _check_rank4(type(self).__name__, input_shape)
+        return (input_shape[0], input_shape[-1])
+
+
 @keras.saving.register_keras_serializable(package="flatgap")
 class GridAveragePooling2D(keras.layers.Layer):
     """Adaptive average pooling to a fixed grid of cells, for any input size.
@@ -101,7 +109,7 @@ class GridAveragePooling2D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="flatgap")
-class GlobalSumPooling2D(keras.layers.Layer):
+class GlobalSumPooling2D(_PoolingToChannels):
     """Global sum pooling: the sum of each channel over all positions (GAP times H*W).
 
     The sum grows with the number of objects on the canvas, wherever they are and whatever the canvas size; the
@@ -121,10 +129,6 @@ class GlobalSumPooling2D(keras.layers.Layer):
 
     def call(self, inputs):
         return ops.sum(inputs, axis=(1, 2))
-
-    def compute_output_shape(self, input_shape):
-        _check_rank4("GlobalSumPooling2D", input_shape)
-        return (input_shape[0], input_shape[-1])
 
 
 @keras.saving.register_keras_serializable(package="flatgap")
@@ -156,7 +160,7 @@ class GlobalAvgMaxPooling2D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="flatgap")
-class GeMPooling2D(keras.layers.Layer):
+class GeMPooling2D(_PoolingToChannels):
     """Generalized-mean (GeM) pooling with a learned exponent (Radenović et al., 2018).
 
     ``y[c] = (mean over positions of max(x, eps)^p)^(1/p)``: p = 1 is the average, p -> infinity the maximum; p
@@ -197,16 +201,12 @@ class GeMPooling2D(keras.layers.Layer):
         powered = ops.power(ops.maximum(inputs, self.eps), self.p)
         return ops.power(ops.mean(powered, axis=(1, 2)), 1.0 / self.p)
 
-    def compute_output_shape(self, input_shape):
-        _check_rank4("GeMPooling2D", input_shape)
-        return (input_shape[0], input_shape[-1])
-
     def get_config(self):
         return {**super().get_config(), "p": self.initial_p, "eps": self.eps, "trainable_p": self.trainable_p}
 
 
 @keras.saving.register_keras_serializable(package="flatgap")
-class AttentionPooling2D(keras.layers.Layer):
+class AttentionPooling2D(_PoolingToChannels):
     """Attention pooling: a weighted mean over positions, the weights a softmax of a learned score.
 
     ``s[h, w] = x[h, w, :] . v`` (one learned vector v of C weights), ``a = softmax(s)`` over all H*W positions,
@@ -246,7 +246,3 @@ class AttentionPooling2D(keras.layers.Layer):
 
     def call(self, inputs):
         return ops.einsum("nhw,nhwc->nc", self.weights_of(inputs), inputs)
-
-    def compute_output_shape(self, input_shape):
-        _check_rank4("AttentionPooling2D", input_shape)
-        return (input_shape[0], input_shape[-1])

@@ -29,33 +29,11 @@ def test_ex4_checkers_pass_the_reference_code(capsys):
     assert capsys.readouterr().out.count("✓") == len(checks.__all__) == 6
 
 
-def floor_windows(x, size):
-    rows, cols = (size, size) if isinstance(size, int) else size
-    n, h, w, c = x.shape
-    out = np.zeros((n, rows, cols, c))
-    for i in range(rows):
-        for j in range(cols):
-            r0, c0 = i * h // rows, j * w // cols
-            out[:, i, j] = x[:, r0 : max((i + 1) * h // rows, r0 + 1), c0 : max((j + 1) * w // cols, c0 + 1)].mean(axis=(1, 2))
-    return out
-
-
 def per_pixel_loop(x, size):
     out = np.zeros((x.shape[0], *((size, size) if isinstance(size, int) else size), x.shape[3]))
     for n in range(x.shape[0]):
         out[n] = pooling.adaptive_avg_pool_forward(x[n : n + 1], size)[0][0]
     return out
-
-
-def blurred_with(mode):
-    def answer(x, size, stride):
-        kernel = body.binomial_kernel(size)
-        before, after = (size - 1) // 2, size // 2
-        padded = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), mode=mode)
-        oh, ow = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
-        return sum(kernel[a, b] * padded[:, a : a + stride * oh : stride, b : b + stride * ow : stride] for a in range(size) for b in range(size))
-
-    return answer
 
 
 def coords_from_zero(x, with_r=False):
@@ -77,7 +55,7 @@ def row_softmax(x, v):
 
 
 MISTAKES = [
-    (checks.check_adaptive_avg_pool, floor_windows, "round the end UP"),
+    (checks.check_adaptive_avg_pool, checks._floor_windows, "round the end UP"),
     (checks.check_adaptive_avg_pool, lambda x, size: pooling.adaptive_avg_pool_forward(x, size)[0].reshape(x.shape[0], -1), "return the grid (N, rows, cols, C)"),
     (checks.check_adaptive_avg_pool, per_pixel_loop, "expected a vectorized implementation"),
     (checks.check_gem_pool, lambda x, p: (np.maximum(x, 1e-6) ** p).mean(axis=(1, 2)), "take the 1/p-th root"),
@@ -93,8 +71,8 @@ MISTAKES = [
     (checks.check_binomial_kernel, lambda size: np.full((size, size), 1 / size**2), "box blur"),
     (checks.check_binomial_kernel, lambda size: body.binomial_kernel(size).sum(axis=0), "the kernel is 2-D"),
     (checks.check_blur_downsample, lambda x, size, stride: x[:, ::stride, ::stride], "blur before you subsample"),
-    (checks.check_blur_downsample, blurred_with("constant"), "not with zeros"),
-    (checks.check_blur_downsample, blurred_with("symmetric"), "'symmetric' repeats it"),
+    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "constant"), "not with zeros"),
+    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "symmetric"), "'symmetric' repeats it"),
     (checks.check_blur_downsample, lambda x, size, stride: body.blur_downsample(x, size, 1), "keep every stride-th pixel"),
 ]
 

@@ -27,6 +27,22 @@ RANDOM_CASES = 3
 """Random cases per checker, on top of the fixed ones."""
 
 
+def _cases(check: Check, offset: int, fixed: list, draw):
+    """``(x, *arguments, describe)`` for each case: the fixed ones, ``(shape, *arguments)`` with x drawn from
+    ``case_rng(offset + i)``, then ``RANDOM_CASES`` drawn from the grading seed by ``draw(rng) -> (shape, *arguments)``;
+    ``describe(text)`` names the case in messages (with the seed for a random one). x is standard normal, (N, H, W, C)."""
+    for i, (shape, *arguments) in enumerate(fixed):
+        yield (case_rng(offset + i).standard_normal(shape), *arguments, lambda text: text)
+    for _ in range(RANDOM_CASES):
+        shape, *arguments = draw(check.fresh)
+        yield (check.fresh.standard_normal(shape), *arguments, check.random)
+
+
+def _random_shape(rng, side: tuple[int, int], channels: int) -> tuple[int, int, int, int]:
+    """A random (N, H, W, C): 1 to 3 images, sides in [side[0], side[1]), 1 to channels - 1 channels."""
+    return tuple(int(v) for v in (rng.integers(1, 4), rng.integers(*side), rng.integers(*side), rng.integers(1, channels)))
+
+
 def _grid_pair(output_size) -> tuple[int, int]:
     return (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
 
@@ -49,13 +65,11 @@ def check_adaptive_avg_pool(adaptive_avg_pool) -> None:
     __tracebackhide__ = True
     check = Check(adaptive_avg_pool, "adaptive_avg_pool")
     fixed = [((2, 6, 6, 3), 2), ((1, 5, 7, 4), (2, 3)), ((3, 4, 4, 1), 6), ((2, 7, 7, 8), 1), ((1, 3, 5, 2), (3, 5)), ((2, 9, 4, 2), (4, 3))]
-    cases = [(case_rng(800 + i).standard_normal(shape), size, lambda text: text) for i, (shape, size) in enumerate(fixed)]
-    rng = check.fresh
-    for _ in range(RANDOM_CASES):
-        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 12), rng.integers(1, 12), rng.integers(1, 5)))
-        size = (int(rng.integers(1, 7)), int(rng.integers(1, 7)))
-        cases.append((rng.standard_normal(shape), size, check.random))
-    for x, size, name in cases:
+
+    def draw(rng):
+        return _random_shape(rng, (1, 12), 5), (int(rng.integers(1, 7)), int(rng.integers(1, 7)))
+
+    for x, size, name in _cases(check, 800, fixed, draw):
         n, h, w, c = x.shape
         rows, cols = _grid_pair(size)
         text = name(f"adaptive_avg_pool(x, {size!r}) with x of shape {x.shape}")
@@ -82,12 +96,11 @@ def check_gem_pool(gem_pool) -> None:
     __tracebackhide__ = True
     check = Check(gem_pool, "gem_pool")
     fixed = [((2, 4, 4, 3), 3.0), ((1, 5, 3, 2), 1.0), ((3, 2, 6, 1), 0.5), ((2, 3, 3, 4), 10.0), ((1, 1, 1, 3), 2.0)]
-    cases = [(case_rng(820 + i).standard_normal(shape), p, lambda text: text) for i, (shape, p) in enumerate(fixed)]
-    rng = check.fresh
-    for _ in range(RANDOM_CASES):
-        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 8), rng.integers(1, 8), rng.integers(1, 6)))
-        cases.append((rng.standard_normal(shape), float(rng.uniform(0.5, 8)), check.random))
-    for x, p, name in cases:
+
+    def draw(rng):
+        return _random_shape(rng, (1, 8), 6), float(rng.uniform(0.5, 8))
+
+    for x, p, name in _cases(check, 820, fixed, draw):
         n, h, w, c = x.shape
         text = name(f"gem_pool(x, p={p:g}) with x of shape {x.shape} (about half of its values negative)")
         got = check.call(text, x, p, error_hint=f"x is (N, H, W, C) = {x.shape}; the output is (N, C) = {(n, c)}")
@@ -154,12 +167,11 @@ def check_add_coords(add_coords) -> None:
     __tracebackhide__ = True
     check = Check(add_coords, "add_coords")
     fixed = [((2, 4, 5, 3), False), ((1, 1, 6, 2), False), ((3, 5, 5, 1), True), ((1, 7, 3, 2), False), ((2, 6, 1, 1), True)]
-    cases = [(case_rng(860 + i).standard_normal(shape), with_r, lambda text: text) for i, (shape, with_r) in enumerate(fixed)]
-    rng = check.fresh
-    for _ in range(RANDOM_CASES):
-        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 9), rng.integers(1, 9), rng.integers(1, 4)))
-        cases.append((rng.standard_normal(shape), bool(rng.integers(0, 2)), check.random))
-    for x, with_r, name in cases:
+
+    def draw(rng):
+        return _random_shape(rng, (1, 9), 4), bool(rng.integers(0, 2))
+
+    for x, with_r, name in _cases(check, 860, fixed, draw):
         n, h, w, c = x.shape
         extra = 3 if with_r else 2
         text = name(f"add_coords(x, with_r={with_r}) with x of shape {x.shape}")
@@ -216,38 +228,40 @@ def check_binomial_kernel(binomial_kernel) -> None:
     check.passed()
 
 
+def _blurred(x: np.ndarray, size: int, stride: int, mode: str) -> np.ndarray:
+    """The blurred downsampling with ``np.pad``'s ``mode`` instead of "reflect" (the common mistakes): (N, ceil(H/stride), ceil(W/stride), C)."""
+    before, after = body._blur_pads(size)
+    kernel = body.binomial_kernel(size).astype(np.float64)
+    padded = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), mode=mode)
+    out_h, out_w = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
+    return sum(kernel[a, b] * padded[:, a : a + stride * out_h : stride, b : b + stride * out_w : stride] for a in range(size) for b in range(size))
+
+
 def check_blur_downsample(blur_downsample) -> None:
     """``blur_downsample(x, size, stride) -> (N, ceil(H/stride), ceil(W/stride), C)``: reflect pad, binomial blur, subsample."""
     __tracebackhide__ = True
     check = Check(blur_downsample, "blur_downsample")
     fixed = [((2, 8, 8, 3), 3, 2), ((1, 7, 5, 2), 3, 2), ((1, 9, 9, 1), 5, 2), ((2, 6, 7, 2), 2, 2), ((1, 6, 6, 3), 3, 1), ((1, 10, 10, 1), 4, 3)]
-    cases = [(case_rng(880 + i).standard_normal(shape), size, stride, lambda text: text) for i, (shape, size, stride) in enumerate(fixed)]
-    rng = check.fresh
-    for _ in range(RANDOM_CASES):
+
+    def draw(rng):
         size, stride = int(rng.integers(1, 6)), int(rng.integers(1, 4))
-        shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(size // 2 + 1, 12), rng.integers(size // 2 + 1, 12), rng.integers(1, 4)))
-        cases.append((rng.standard_normal(shape), size, stride, check.random))
-    for x, size, stride, name in cases:
+        return _random_shape(rng, (size // 2 + 1, 12), 4), size, stride
+
+    for x, size, stride, name in _cases(check, 880, fixed, draw):
         n, h, w, c = x.shape
         out_h, out_w = -(-h // stride), -(-w // stride)
+        before, after = body._blur_pads(size)
         text = name(f"blur_downsample(x, size={size}, stride={stride}) with x of shape {x.shape}")
-        got = check.call(text, x, size, stride, error_hint=f"x is (N, H, W, C) = {x.shape}; pad by {((size - 1) // 2, size // 2)} pixels on H and W, the output is {(n, out_h, out_w, c)}")
+        got = check.call(text, x, size, stride, error_hint=f"x is (N, H, W, C) = {x.shape}; pad by {(before, after)} pixels on H and W, the output is {(n, out_h, out_w, c)}")
         expected = body.blur_downsample(x, size, stride)
-        before, after = (size - 1) // 2, size // 2
-        kernel = body.binomial_kernel(size).astype(np.float64)
-
-        def blurred(mode, x=x, kernel=kernel, before=before, after=after, size=size, stride=stride, out_h=out_h, out_w=out_w):
-            padded = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), mode=mode)
-            return sum(kernel[a, b] * padded[:, a : a + stride * out_h : stride, b : b + stride * out_w : stride] for a in range(size) for b in range(size))
-
         hints = []
         if stride > 1 and size > 1:
             hints.append((x[:, ::stride, ::stride], "blur before you subsample: that is plain subsampling, which aliases"))
         if size > 1:
             hints += [
-                (blurred("constant"), "pad by reflection (np.pad(..., mode='reflect')), not with zeros: zeros darken the border"),
-                (blurred("symmetric"), "mode='reflect' mirrors the map without repeating the edge pixel; 'symmetric' repeats it"),
-                (blurred("edge"), "pad by reflection (mode='reflect'), not by repeating the edge pixel"),
+                (_blurred(x, size, stride, "constant"), "pad by reflection (np.pad(..., mode='reflect')), not with zeros: zeros darken the border"),
+                (_blurred(x, size, stride, "symmetric"), "mode='reflect' mirrors the map without repeating the edge pixel; 'symmetric' repeats it"),
+                (_blurred(x, size, stride, "edge"), "pad by reflection (mode='reflect'), not by repeating the edge pixel"),
             ]
         check.array(
             text, got, expected, "out",
