@@ -1,30 +1,23 @@
 """flatgap: the helper package of the course *Flatten vs. GlobalAveragePooling2D — from NumPy to Keras*.
 
 Importing it first keeps TensorFlow's start-up log noise out of notebook outputs and selects the
-TensorFlow backend for Keras. Submodules are imported on demand so that ``import flatgap`` stays cheap:
+TensorFlow backend for Keras. Subpackages are imported on demand so that ``import flatgap`` stays cheap.
+The package follows the book's arc; each subpackage's ``__init__`` exports what the chapters import
+(``from flatgap.experiments import Protocol, run_experiment``):
 
-- :mod:`flatgap.data` — scikit-learn's bundled digits as NHWC float32, generated canvases, stratified subsets.
-- :mod:`flatgap.repro` — one call that seeds everything.
-- :mod:`flatgap.plotting` — the course's figure style and image helpers.
-- :mod:`flatgap.numpy_layers` — the NumPy layers of Part I (generated from the chapters' ``#@save`` cells).
-- :mod:`flatgap.gradcheck` — numerical gradients and relative errors.
-- :mod:`flatgap.speed` — the NumPy-vs-Keras speed measurements (``make bench``).
-- :mod:`flatgap.heads` — the registry of heads: one vocabulary for every module, plot and test.
-- :mod:`flatgap.pooling` — the Keras pooling layers of Part IV (grid, sum, average ⊕ max, GeM, attention).
-- :mod:`flatgap.numpy_pooling` — their NumPy references (generated from the chapters' ``#@save numpy_pooling`` cells).
-- :mod:`flatgap.models` — one convolutional body with a choice of head, the parameter formula, the receptive field.
-- :mod:`flatgap.body_layers` — Keras layers for the body: coordinate channels (CoordConv), BlurPool, MaxBlurPool.
-- :mod:`flatgap.numpy_body` — their NumPy references (generated from the chapters' ``#@save numpy_body`` cells).
-- :mod:`flatgap.equivalences` — Flatten+Dense as a convolution, GAP+Dense as a 1x1 convolution, CAMs.
-- :mod:`flatgap.protocol` — the experiment protocol: validation splits, tuning, early stopping, paired seeds.
-- :mod:`flatgap.runs`, :mod:`flatgap.pool`, :mod:`flatgap.report` — one training run, the worker processes, the tables.
-- :mod:`flatgap.training` — compiling and fitting, the untuned runner of the demonstrations, record selection.
-- :mod:`flatgap.stats` — numbers over seeds, intervals and verdicts, tables.
-- :mod:`flatgap.sizes` — feeding a model other input sizes: resizing, grouping by size.
-- :mod:`flatgap.shift`, :mod:`flatgap.cost` — translation and cost measurements of Part III.
-- :mod:`flatgap.macs` — multiply-adds of the layers of real networks (the reference pages).
-- :mod:`flatgap.nbfiles` — the one notebook writer (sources as lines, stable cell ids).
-- :mod:`flatgap.grading` — checkers, the exercise generator and the local grader.
+- :mod:`flatgap.reference` — Part I (and the NumPy side of Part IV): every layer in NumPy, forward and backward,
+  generated from the chapters' ``#@save`` cells, with numerical gradient checks and the NumPy-vs-Keras timings.
+- :mod:`flatgap.models` — Parts II and IV in Keras: the registry of heads (one vocabulary), one body with a choice
+  of head, the pooling layers between and beyond Flatten and GAP, CoordConv and BlurPool, the equivalences and CAMs.
+- :mod:`flatgap.experiments` — Part III's machinery: the protocol and its runner, one fast training run, the worker
+  processes, numbers over seeds and verdicts, the tables, other input sizes, shifted inputs.
+- :mod:`flatgap.costs` — parameters, multiply-adds, memory and latency, of a layer and of a whole model.
+- :mod:`flatgap.grading` — checkers, the exercise generator, the manifest, the local grader and the score cell.
+- :mod:`flatgap.book` — the book's own tooling: the one notebook writer.
+
+Shared by every part: :mod:`flatgap.data` (the digits, generated canvases, subsets), :mod:`flatgap.repro` (one call
+that seeds everything) and :mod:`flatgap.plotting` (the figure style). ``flatgap._validate`` is machinery: the argument
+checks every helper shares.
 """
 
 import os as _os

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from flatgap._validate import positive_int
-from flatgap.heads import HEADS
+from flatgap.models.heads import HEADS
 
 STYLE = {
     "figure.figsize": (6.4, 3.6),
@@ -27,7 +27,7 @@ STYLE = {
 """Matplotlib settings applied by :func:`use_style`."""
 
 HEAD_COLORS = {name: head.color for name, head in HEADS.items()}
-"""One colour per head (from the registry :data:`flatgap.heads.HEADS`), used in every plot that compares heads."""
+"""One colour per head (from the registry :data:`flatgap.models.heads.HEADS`), used in every plot that compares heads."""
 
 
 def use_style() -> None:
@@ -135,7 +135,7 @@ def plot_paired(ax, differences, intervals, scale: float = 100, xlabel: str = "p
     Args:
         ax: the Matplotlib axes to draw on.
         differences: ``{label: (seeds,) differences}``, drawn top to bottom in this order.
-        intervals: ``{label: Interval}`` (:func:`flatgap.stats.interval`) for the same labels.
+        intervals: ``{label: Interval}`` (:func:`flatgap.experiments.stats.interval`) for the same labels.
         scale: multiplies every value (100: fractions to points). xlabel: the x-axis label.
 
     Returns:

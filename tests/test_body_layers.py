@@ -1,4 +1,4 @@
-"""The body layers of flatgap.body_layers against their NumPy references (flatgap.numpy_body), the references'
+"""The body layers of flatgap.models.body against their NumPy references (flatgap.reference.body), the references'
 backward passes against numerical gradients, and the body options of build_classifier."""
 
 import re
@@ -10,9 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from flatgap.body_layers import AddCoords, BlurPool2D, MaxBlurPool2D
-from flatgap.gradcheck import numerical_gradient, relative_error
-from flatgap.numpy_body import (
+from flatgap.models.body import AddCoords, BlurPool2D, MaxBlurPool2D
+from flatgap.reference.body import (
     add_coords,
     add_coords_backward,
     binomial_kernel,
@@ -21,6 +20,7 @@ from flatgap.numpy_body import (
     coordinate_channels,
     max_blur_pool,
 )
+from flatgap.reference.gradcheck import numerical_gradient, relative_error
 
 GRAD_TOL = 1e-7
 RNG = np.random.default_rng(0)
@@ -193,7 +193,7 @@ def test_max_blur_pool_is_more_shift_consistent_than_max_pool():
 # ---- the body options of build_classifier ---------------------------------------------------------------------
 
 def test_coords_adds_coordinate_channels_before_the_chosen_convolutions():
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     plain = build_classifier("gap", filters=(4, 8), pool_every=1)
     model = build_classifier("gap", filters=(4, 8), pool_every=1, coords=(1, 2))
@@ -205,7 +205,7 @@ def test_coords_adds_coordinate_channels_before_the_chosen_convolutions():
 
 
 def test_blur_replaces_every_max_pooling_and_keeps_the_shapes():
-    from flatgap.models import build_classifier, receptive_field
+    from flatgap.models.classifier import build_classifier, receptive_field
 
     plain = build_classifier("flatten", input_shape=(28, 28, 1), filters=(4, 8, 8), pool_every=1)
     blurred = build_classifier("flatten", input_shape=(28, 28, 1), filters=(4, 8, 8), pool_every=1, blur=3)
@@ -219,7 +219,7 @@ def test_blur_replaces_every_max_pooling_and_keeps_the_shapes():
 
 
 def test_batch_norm_body_and_frozen_blocks():
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     model = build_classifier("gap", filters=(4, 8, 8), pool_every=1, batch_norm=True, frozen_blocks=2)
     assert [layer.name for layer in model.layers if layer.name.startswith(("conv", "bn", "relu"))] == [
@@ -234,7 +234,7 @@ def test_batch_norm_body_and_frozen_blocks():
 
 
 def test_body_weights_are_copied_layer_by_layer_and_fingerprinted():
-    from flatgap.models import BodyWeights, build_classifier
+    from flatgap.models.classifier import BodyWeights, build_classifier
 
     keras.utils.set_random_seed(1)
     source = build_classifier("gap", num_classes=5, filters=(4, 8), pool_every=1, batch_norm=True)
@@ -254,8 +254,8 @@ def test_body_weights_are_copied_layer_by_layer_and_fingerprinted():
 
 
 def test_a_frozen_pretrained_body_stays_as_it_was_through_a_training_run():
-    from flatgap.models import BodyWeights, build_classifier
-    from flatgap.runs import train_run
+    from flatgap.experiments.runs import train_run
+    from flatgap.models.classifier import BodyWeights, build_classifier
 
     keras.utils.set_random_seed(0)
     body = BodyWeights.of(build_classifier("gap", input_shape=(8, 8, 1), filters=(4, 8), pool_every=1, batch_norm=True))
@@ -287,7 +287,7 @@ def test_a_frozen_pretrained_body_stays_as_it_was_through_a_training_run():
     ],
 )
 def test_body_options_reject_bad_arguments(kwargs, message):
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     with pytest.raises(ValueError, match=re.escape(message)):
         build_classifier("gap", filters=(4, 8), **kwargs)

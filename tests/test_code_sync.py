@@ -31,24 +31,24 @@ def copy_project(tmp_path: Path) -> Path:
 def test_package_equals_the_chapters():
     result = run_check(ROOT)
     assert result.returncode == 0, f"flatgap/ differs from the chapters' #@save cells; run `make sync`:\n{result.stdout}{result.stderr}"
-    assert (ROOT / "flatgap" / "numpy_layers.py").exists()
+    assert (ROOT / "flatgap" / "reference" / "layers.py").exists()
 
 
 def test_check_detects_an_edited_module(tmp_path):
     root = copy_project(tmp_path)
     assert run_check(root).returncode == 0
-    module = root / "flatgap" / "numpy_layers.py"
+    module = root / "flatgap" / "reference" / "layers.py"
     module.write_text(module.read_text().replace("return np.maximum(x, 0), x", "return np.maximum(x, 0.0), x", 1))
     result = run_check(root)
     assert result.returncode == 1
-    assert "numpy_layers.py differs" in result.stdout
+    assert "reference/layers.py differs" in result.stdout
 
 
 def test_check_detects_an_edited_chapter(tmp_path):
     root = copy_project(tmp_path)
-    path = root / "chapters" / "04_gap_numpy.ipynb"
+    path = root / "chapters" / "in_numpy" / "gap.ipynb"
     notebook = json.loads(path.read_text())
-    cell = next(c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith("#@save numpy_layers"))
+    cell = next(c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith("#@save reference.layers"))
     cell["source"] = "".join(cell["source"]) + "\n\nEXTRA = 1\n"
     path.write_text(json.dumps(notebook))
     result = run_check(root)

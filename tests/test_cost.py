@@ -1,10 +1,10 @@
-"""Unit tests of flatgap.cost: multiply-add and parameter counts against hand-computed answers."""
+"""Unit tests of flatgap.costs.model_costs: multiply-add and parameter counts against hand-computed answers."""
 
 import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow before Keras loads)
-from flatgap.cost import (
+from flatgap.costs.model_costs import (
     activation_bytes,
     conv2d_macs,
     conv_macs,
@@ -18,7 +18,7 @@ from flatgap.cost import (
     separable_conv_macs,
     split_body_head,
 )
-from flatgap.models import build_classifier
+from flatgap.models.classifier import build_classifier
 
 
 def test_conv_and_dense_formulas_by_hand():
@@ -206,7 +206,7 @@ def test_a_weighted_layer_without_a_rule_is_refused():
 
     inputs = keras.Input((4, 3))
     outputs = keras.layers.LSTM(2)(inputs)
-    with pytest.raises(ValueError, match="LSTM has 48 parameters but flatgap.macs has no rule"):
+    with pytest.raises(ValueError, match="LSTM has 48 parameters but flatgap.costs.macs has no rule"):
         layer_costs(_model(inputs, outputs))
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of flatgap.equivalences: the weight conversions against Keras layers, CAMs, bad arguments."""
+"""Unit tests of flatgap.models.equivalences: the weight conversions against Keras layers, CAMs, bad arguments."""
 
 import os
 import tempfile
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
-from flatgap.equivalences import (
+from flatgap.models.classifier import build_classifier
+from flatgap.models.equivalences import (
     class_activation_maps,
     flatten_dense_to_conv,
     fully_convolutional_from_flatten,
     gap_dense_to_conv1x1,
 )
-from flatgap.models import build_classifier
 
 SHAPES = [(7, 7, 64, 10), (3, 5, 2, 4), (5, 3, 1, 3), (1, 1, 1, 1), (4, 6, 1, 7), (2, 9, 3, 1)]
 """(H, W, C, units): square, non-square both ways, C = 1, units = 1, the 1x1 corner case."""

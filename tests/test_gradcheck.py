@@ -1,11 +1,11 @@
-"""flatgap.gradcheck: the numerical gradient and the relative error used by every gradient check."""
+"""flatgap.reference.gradcheck: the numerical gradient and the relative error used by every gradient check."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flatgap.gradcheck import numerical_gradient, relative_error
+from flatgap.reference.gradcheck import numerical_gradient, relative_error
 
 
 def test_numerical_gradient_of_known_functions():

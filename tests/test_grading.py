@@ -38,6 +38,7 @@ import pytest
 import toc
 import yaml
 
+from flatgap.book.notebooks import write_notebook
 from flatgap.grading import GRADED_TAG
 from flatgap.grading.generate import (
     TRIVIAL_KINDS,
@@ -51,7 +52,6 @@ from flatgap.grading.generate import (
 from flatgap.grading.manifest import MANIFEST_PATH, load, score_cell_source
 from flatgap.grading.notebooks import graded_cells, read_notebook, regions, validate
 from flatgap.grading.runner import grade
-from flatgap.nbfiles import write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))

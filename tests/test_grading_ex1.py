@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from grading_support import failure
 
-from flatgap import numpy_layers as layers
 from flatgap.grading import ex1 as checks
 from flatgap.grading.harness import grading_seed
 from flatgap.grading.tracing import count_lines
 from flatgap.grading.trivial import zeros_like
+from flatgap.reference import layers
 
 # --- reference answers, written as a student would -----------------------------------------------------------
 
@@ -47,7 +47,7 @@ def test_ex1_checkers_accept_correct_answers(capsys):
     checks.check_conv2d_forward(conv2d_forward)
     checks.check_softmax_cross_entropy(layers.softmax_cross_entropy)
     checks.check_conv2d_param_count(lambda kh, kw, c, f: kh * kw * c * f + f)
-    from flatgap.models import dense_param_count
+    from flatgap.models.classifier import dense_param_count
 
     checks.check_dense_param_count(dense_param_count)
     printed = capsys.readouterr().out

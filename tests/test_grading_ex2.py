@@ -9,7 +9,7 @@ from flatgap.grading import ex2 as checks
 
 
 def test_ex2_array_checkers(capsys):
-    from flatgap.equivalences import flatten_dense_to_conv
+    from flatgap.models.equivalences import flatten_dense_to_conv
 
     checks.check_flatten_dense_to_conv(flatten_dense_to_conv)
     checks.check_class_activation_map(lambda maps, w, k: maps @ w[:, k])
@@ -21,7 +21,7 @@ def test_ex2_array_checkers(capsys):
 def test_ex2_model_checkers():
     import keras
 
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     checks.check_gap_model(lambda channels, classes: build_classifier("gap", (None, None, channels), classes, filters=(4,)))
     message = failure(checks.check_gap_model, lambda channels, classes: build_classifier("flatten", (8, 8, channels), classes, filters=(4,)))
@@ -63,7 +63,7 @@ def test_a_shape_error_in_the_cam_code_comes_with_the_shapes_it_should_have_seen
 def test_model_cam_on_the_checkers_own_model_and_its_shape_errors():
     import keras
 
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     keras.utils.set_random_seed(1)
     model = build_classifier("gap", (8, 8, 1), 10, filters=(4, 6), pool_every=1)

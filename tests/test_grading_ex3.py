@@ -9,7 +9,7 @@ from flatgap.grading import ex3 as checks
 
 
 def test_ex3_checkers(capsys):
-    from flatgap.shift import shift_images
+    from flatgap.experiments.shift import shift_images
 
     checks.check_shift_images(shift_images)
     checks.check_pad_to(lambda x, h, w: np.pad(x, ((0, 0), ((h - x.shape[1]) // 2, h - x.shape[1] - (h - x.shape[1]) // 2), ((w - x.shape[2]) // 2, w - x.shape[2] - (w - x.shape[2]) // 2), (0, 0))))
@@ -30,7 +30,7 @@ def test_ex3_checkers(capsys):
 
 
 def test_shift_images_returns_a_new_array_and_counts_are_ints():
-    from flatgap.shift import shift_images
+    from flatgap.experiments.shift import shift_images
 
     def lazy(images, dy, dx):
         return images if dy == dx == 0 else shift_images(images, dy, dx)

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from flatgap.book.notebooks import notebook_text
 from flatgap.grading import GRADED_TAG
 from flatgap.grading.generate import (
     exercise_from_solution,
@@ -23,7 +24,6 @@ from flatgap.grading.notebooks import NotebookFormatError, graded_call, graded_c
 from flatgap.grading.report import NotebookGrade, Outcome, format_grade
 from flatgap.grading.runner import _blame, _calls_exit, _Death, _how_it_stopped
 from flatgap.grading.submission import CodeCell, read_submission
-from flatgap.nbfiles import notebook_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from flatgap.book.notebooks import write_notebook
 from flatgap.grading import GRADED_TAG
 from flatgap.grading.manifest import score_cell_source
-from flatgap.nbfiles import write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 

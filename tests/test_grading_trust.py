@@ -19,10 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from flatgap.book.notebooks import write_notebook
 from flatgap.grading.generate import replace_regions
 from flatgap.grading.notebooks import read_notebook
 from flatgap.grading.runner import grade
-from flatgap.nbfiles import write_notebook
 
 pytestmark = pytest.mark.notebooks
 
@@ -65,7 +65,7 @@ def _loops(x, w, b, out):  # all four loops in one itertools.product, in a helpe
         out[n, i, j, f] = (x[n, i : i + w.shape[0], j : j + w.shape[1], :] * w[..., f]).sum() + b[f]"""
 
 LOOKUP_TABLE = """\
-from flatgap import numpy_layers
+from flatgap.reference import layers as numpy_layers
 from flatgap.grading.harness import case_rng
 
 LOOKUP = {}  # the answers for the checker's fixed (readable) inputs

@@ -1,4 +1,4 @@
-"""Unit tests of flatgap.models: the parameter formulas against the models Keras builds, and bad arguments."""
+"""Unit tests of flatgap.models.classifier: the parameter formulas against the models Keras builds, and bad arguments."""
 
 import re
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
-from flatgap.heads import HEADS
-from flatgap.models import build_classifier, dense_param_count, receptive_field
+from flatgap.models.classifier import build_classifier, dense_param_count, receptive_field
+from flatgap.models.heads import HEADS
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_build_classifier_rejects_bad_arguments(kwargs, message):
 
 
 def test_receptive_field_of_the_course_bodies():
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     plain = receptive_field(build_classifier("gap", input_shape=(8, 8, 1), filters=(16, 32)))
     assert [r["rf"] for r in plain] == [3, 5]

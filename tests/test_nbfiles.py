@@ -1,4 +1,4 @@
-"""The one notebook writer (flatgap.nbfiles): every committed notebook is as it writes it, ids stay, edits diff by line."""
+"""The one notebook writer (flatgap.book.notebooks): every committed notebook is as it writes it, ids stay, edits diff by line."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from flatgap.nbfiles import NotebookFormatError, notebook_text, read_notebook, write_notebook
+from flatgap.book.notebooks import NotebookFormatError, notebook_text, read_notebook, write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMITTED = sorted(p for folder in ("chapters", "exercises", "solutions") for p in (ROOT / folder).glob("*.ipynb"))
+COMMITTED = sorted(p for folder in ("chapters", "exercises", "solutions") for p in (ROOT / folder).rglob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))

@@ -1,4 +1,4 @@
-"""The NumPy layers of Part I (flatgap.numpy_layers): gradients, agreement with Keras, argument checks.
+"""The NumPy layers of Part I (flatgap.reference.layers): gradients, agreement with Keras, argument checks.
 
 Each backward pass is compared with a centred finite difference in float64 (relative error < 1e-7; the
 inputs of ReLU and max pooling are drawn away from their kinks and ties), and each forward pass with the
@@ -14,9 +14,9 @@ import keras
 import numpy as np
 import pytest
 
-from flatgap import numpy_layers as L
-from flatgap.gradcheck import numerical_gradient, relative_error
-from flatgap.models import build_classifier
+from flatgap.models.classifier import build_classifier
+from flatgap.reference import layers as L
+from flatgap.reference.gradcheck import numerical_gradient, relative_error
 
 GRAD_TOL = 1e-7
 KERAS_TOL = 1e-5

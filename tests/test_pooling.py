@@ -1,5 +1,5 @@
-"""Part IV's poolings: the NumPy references (flatgap.numpy_pooling) against finite differences and against the Keras
-layers (flatgap.pooling), the grid against Keras's own AdaptiveAveragePooling2D, the registry entries, and the
+"""Part IV's poolings: the NumPy references (flatgap.reference.pooling) against finite differences and against the Keras
+layers (flatgap.models.pooling), the grid against Keras's own AdaptiveAveragePooling2D, the registry entries, and the
 counting canvases."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
 from flatgap.data import make_counting_canvases
-from flatgap.gradcheck import numerical_gradient, relative_error
-from flatgap.heads import GRID_SIZES, HEADS
-from flatgap.models import build_classifier, dense_param_count
-from flatgap.numpy_layers import gap_forward, gmp_forward
-from flatgap.numpy_pooling import (
+from flatgap.models.classifier import build_classifier, dense_param_count
+from flatgap.models.heads import GRID_SIZES, HEADS
+from flatgap.reference.gradcheck import numerical_gradient, relative_error
+from flatgap.reference.layers import gap_forward, gmp_forward
+from flatgap.reference.pooling import (
     adaptive_avg_pool_backward,
     adaptive_avg_pool_forward,
     adaptive_windows,
@@ -94,7 +94,7 @@ def test_adaptive_avg_pool_rejects_bad_shapes():
 def test_numpy_grid_equals_keras_adaptive_average_pooling_and_the_package_layer():
     import keras
 
-    from flatgap.pooling import GridAveragePooling2D
+    from flatgap.models.pooling import GridAveragePooling2D
 
     rng = np.random.default_rng(2)
     for height, width in ((1, 1), (5, 7), (8, 8), (9, 4), (13, 6)):
@@ -108,7 +108,7 @@ def test_numpy_grid_equals_keras_adaptive_average_pooling_and_the_package_layer(
 def test_grid_layer_runs_with_sizes_unknown_when_traced_and_its_gradient_is_the_numpy_backward():
     import tensorflow as tf
 
-    from flatgap.pooling import GridAveragePooling2D
+    from flatgap.models.pooling import GridAveragePooling2D
 
     layer = GridAveragePooling2D((2, 3))
     traced = tf.function(lambda t: layer(t), input_signature=[tf.TensorSpec([None, None, None, 2], tf.float32)])
@@ -127,7 +127,7 @@ def test_grid_layer_runs_with_sizes_unknown_when_traced_and_its_gradient_is_the_
 
 
 def test_grid_layer_config_and_shapes():
-    from flatgap.pooling import GridAveragePooling2D
+    from flatgap.models.pooling import GridAveragePooling2D
 
     layer = GridAveragePooling2D((2, 3), name="g")
     assert GridAveragePooling2D.from_config(layer.get_config()).grid == (2, 3)
@@ -185,7 +185,7 @@ def test_attention_weights_and_backward():
 def test_keras_layers_equal_their_numpy_references_in_values_and_gradients():
     import tensorflow as tf
 
-    from flatgap.pooling import AttentionPooling2D, GeMPooling2D, GlobalAvgMaxPooling2D, GlobalSumPooling2D
+    from flatgap.models.pooling import AttentionPooling2D, GeMPooling2D, GlobalAvgMaxPooling2D, GlobalSumPooling2D
 
     x = relu_maps((3, 4, 5, 6))
     x32, rng = x.astype(np.float32), np.random.default_rng(6)
@@ -213,7 +213,7 @@ def test_keras_layers_equal_their_numpy_references_in_values_and_gradients():
 def test_keras_layers_accept_sizes_unknown_when_traced():
     import tensorflow as tf
 
-    from flatgap import pooling
+    from flatgap.models import pooling
 
     spec = tf.TensorSpec([None, None, None, 3], tf.float32)
     x = relu_maps((2, 7, 5, 3)).astype(np.float32)
@@ -224,7 +224,7 @@ def test_keras_layers_accept_sizes_unknown_when_traced():
 
 
 def test_gem_rejects_bad_arguments_and_round_trips_its_config():
-    from flatgap.pooling import GeMPooling2D
+    from flatgap.models.pooling import GeMPooling2D
 
     for kwargs in ({"p": 0}, {"p": -2.0}, {"eps": 0.0}, {"p": True}):
         with pytest.raises(ValueError, match="must be a positive number"):

@@ -7,9 +7,9 @@ import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
 from flatgap.data import make_canvases
-from flatgap.protocol import Protocol, run_experiment, validation_split
-from flatgap.runs import train_run
-from flatgap.stats import Interval, interval, verdict
+from flatgap.experiments.protocol import Protocol, run_experiment, validation_split
+from flatgap.experiments.runs import train_run
+from flatgap.experiments.stats import Interval, interval, verdict
 
 SHAPES = dict(input_shape=(12, 12, 1), num_classes=4, filters=(4,))
 QUICK = Protocol(learning_rates=(1e-2, 3e-2), extensions=0, max_epochs=3, patience=1, batch_size=32)

@@ -1,7 +1,7 @@
 """The reference pages: every link of the questions page (and of the three reference notebooks) resolves.
 
-A link resolves when it names a page of the table of contents (``[](13_variable_input_size.ipynb)``,
-``{doc}`18_verdict```), a label that some page of the book defines (``{ref}`ref-sequences-mask``` for a
+A link resolves when it names a page of the table of contents (``[](../experiments/variable_input_size.ipynb)``,
+``{doc}`../verdict/verdict```), a label that some page of the book defines (``{ref}`ref-sequences-mask``` for a
 ``(ref-sequences-mask)=`` target), or a key of ``references.bib`` (``{cite}`zhang2019shift```). These checks read
 the sources, so they need no built book; ``tests/test_html.py`` checks the built pages' links and anchors as well.
 The ``test_checker_*`` tests prove on small hand-written pages that each check can fail.
@@ -17,8 +17,8 @@ import pytest
 import toc
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "chapters" / "ref_questions.md"
-REFERENCE_NOTEBOOKS = ["ref_real_networks", "ref_from_pytorch", "ref_sequences"]
+QUESTIONS = ROOT / "chapters" / "reference" / "questions.md"
+REFERENCE_NOTEBOOKS = ["reference/real_networks", "reference/from_pytorch", "reference/sequences"]
 
 MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 ROLE = re.compile(r"\{(doc|ref|cite|numref)\}`([^`]*)`")
@@ -105,7 +105,7 @@ def book():
     return pages, labels(pages), bib_keys()
 
 
-@pytest.mark.parametrize("name", ["chapters/ref_questions"] + [f"chapters/{n}" for n in REFERENCE_NOTEBOOKS])
+@pytest.mark.parametrize("name", ["chapters/reference/questions"] + [f"chapters/{n}" for n in REFERENCE_NOTEBOOKS])
 def test_every_link_of_the_reference_pages_resolves(book, name):
     pages, known_labels, keys = book
     assert name in pages, f"{name} is not in _toc.yml"
@@ -126,7 +126,7 @@ def test_every_question_links_to_the_evidence(book):
 
 def test_the_reference_pages_are_in_the_reference_part():
     reference = dict(toc.parts())["Reference"]
-    ours = [f"chapters/{n}" for n in REFERENCE_NOTEBOOKS] + ["chapters/ref_questions"]
+    ours = [f"chapters/{n}" for n in REFERENCE_NOTEBOOKS] + ["chapters/reference/questions"]
     assert reference[: len(ours)] == ours and reference.index("bibliography") == len(ours)
 
 

@@ -1,9 +1,9 @@
-"""Unit tests of flatgap.shift: zero-fill shifting, robustness measurement, free shift, bad arguments."""
+"""Unit tests of flatgap.experiments.shift: zero-fill shifting, robustness measurement, free shift, bad arguments."""
 
 import numpy as np
 import pytest
 
-from flatgap.shift import free_shift, shift_images, shift_robustness
+from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
 
 
 def _grid():

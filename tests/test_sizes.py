@@ -1,4 +1,4 @@
-"""Unit tests of flatgap.sizes: resizing, grouping by size, and predicting images of mixed sizes."""
+"""Unit tests of flatgap.experiments.sizes: resizing, grouping by size, and predicting images of mixed sizes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow before Keras loads)
-from flatgap.sizes import group_by_size, predict_by_size, predict_direct, resize_images
+from flatgap.experiments.sizes import group_by_size, predict_by_size, predict_direct, resize_images
 
 
 def test_resize_images_shapes_and_constant_images():
@@ -32,7 +32,7 @@ def test_group_by_size():
 
 
 def test_predict_by_size_matches_one_image_at_a_time():
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
     from flatgap.repro import seed_everything
 
     seed_everything(0)
@@ -48,7 +48,7 @@ def test_predict_by_size_matches_one_image_at_a_time():
 
 
 def test_predict_direct_matches_predict_and_checks_shapes():
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
     from flatgap.repro import seed_everything
 
     seed_everything(0)

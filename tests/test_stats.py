@@ -1,11 +1,11 @@
-"""Unit tests of flatgap.stats: numbers over seeds and tables."""
+"""Unit tests of flatgap.experiments.stats: numbers over seeds and tables."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flatgap.stats import curve_band, format_table, mean_spread
+from flatgap.experiments.stats import curve_band, format_table, mean_spread
 
 
 def test_mean_spread():

@@ -60,7 +60,7 @@ def test_notebook_form(path):
     assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# "), f"{name}: must open with a '# Title' markdown cell"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").rglob("*.ipynb")), ids=lambda p: str(p.relative_to(ROOT / "chapters")))
 def test_chapter_opens_with_goals_and_closes_with_summary_and_self_check(path):
     markdown = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
     assert re.search(r"^#+ .*Summary", markdown, re.M | re.I), f"{path.name}: no Summary section"
@@ -87,14 +87,14 @@ def book_texts() -> list[tuple[str, str]]:
 def test_chapters_and_parts_are_named_by_link_never_by_a_typed_number():
     typed = [f"{where}: {match.group(0)!r}" for where, text in book_texts() for match in TYPED_NUMBER.finditer(text)]
     assert not typed, (
-        "link to the page instead of typing its number, e.g. [](14_where_flatten_wins.ipynb), which renders the number "
+        "link to the page instead of typing its number, e.g. [](../experiments/where_flatten_wins.ipynb), which renders the number "
         "and title from _toc.yml:\n" + "\n".join(typed)
     )
 
 
 def test_the_typed_number_rule_can_fail():
     assert TYPED_NUMBER.search("as chapter 14 shows") and TYPED_NUMBER.search("Part III measures it")
-    assert TYPED_NUMBER.search("(chapters 9 and 13)") and not TYPED_NUMBER.search("see [](14_where_flatten_wins.ipynb)")
+    assert TYPED_NUMBER.search("(chapters 9 and 13)") and not TYPED_NUMBER.search("see [](../experiments/where_flatten_wins.ipynb)")
     assert not TYPED_NUMBER.search("claim 6, in particular") and not TYPED_NUMBER.search("a partial result")
 
 

@@ -1,13 +1,20 @@
-"""Unit tests of flatgap.training: one model's fit, the one runner, and the record selection."""
+"""Unit tests of flatgap.experiments.training: one model's fit, the one runner, and the record selection."""
 
 import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
 from flatgap.data import load_digits_nhwc, make_canvases
-from flatgap.models import build_classifier
+from flatgap.experiments.training import (
+    accuracy_of,
+    compile_classifier,
+    fit_quietly,
+    repeat_to_length,
+    select,
+    train_heads,
+)
+from flatgap.models.classifier import build_classifier
 from flatgap.repro import seed_everything
-from flatgap.training import accuracy_of, compile_classifier, fit_quietly, repeat_to_length, select, train_heads
 
 
 def test_fit_quietly_learns_a_trivial_task_and_reports_curves(capsys):
@@ -37,7 +44,7 @@ def test_accuracy_of_matches_keras_evaluate_in_chunks():
 
 
 def test_fresh_model_reuse_gives_the_same_numbers_as_a_new_model():
-    from flatgap.training import fresh_model
+    from flatgap.experiments.training import fresh_model
 
     data = make_canvases(48, canvas_size=12, kind="shape", seed=3)
 

@@ -2,7 +2,7 @@
 
 Reads the execution cache of the last build (``_build/.jupyter_cache``) for per-notebook times, the
 build records written by ``tools/build_book.py`` for cold and warm build times, then times one warm
-rebuild now, and finally runs the NumPy-vs-Keras layer benchmark (``flatgap.speed``) when it exists.
+rebuild now, and finally runs the NumPy-vs-Keras layer benchmark (``flatgap.reference.speed``) when it exists.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def notebook_times() -> list[tuple[str, float]]:
 def main() -> int:
     if not CACHE.exists():
         print("No execution cache yet: run `make book` first for notebook and build times.")
-        if importlib.util.find_spec("flatgap.speed"):
-            from flatgap import speed
+        if importlib.util.find_spec("flatgap.reference.speed"):
+            from flatgap.reference import speed
 
             speed.main()
         return 1
@@ -60,9 +60,9 @@ def main() -> int:
         print("  no cold build recorded yet (`make clean-cache book` records one)")
     if warms:
         print(f"  warm rebuild:     {warms[-1]['seconds']:.1f} s")
-    if importlib.util.find_spec("flatgap.speed"):
+    if importlib.util.find_spec("flatgap.reference.speed"):
         print()
-        from flatgap import speed
+        from flatgap.reference import speed
 
         speed.main()
     return 0

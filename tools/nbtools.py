@@ -13,7 +13,7 @@
 * ``python tools/nbtools.py setup-cells [NOTEBOOK ...]`` — rewrite the set-up cell (source and tag) of the given
   notebooks, or of every notebook, after the URL or the package's version changed.
 * ``python tools/nbtools.py format [--check]`` — rewrite every committed notebook as the project's one writer
-  (:mod:`flatgap.nbfiles`) writes it; ``--check`` writes nothing and exits 1 naming the files that differ.
+  (:mod:`flatgap.book.notebooks`) writes it; ``--check`` writes nothing and exits 1 naming the files that differ.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def notebook_from_percent(text: str) -> nbformat.NotebookNode:
 
 
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write as every notebook of the project is written (:mod:`flatgap.nbfiles`): sources as lines, ids kept."""
-    from flatgap.nbfiles import write_notebook as write
+    """Write as every notebook of the project is written (:mod:`flatgap.book.notebooks`): sources as lines, ids kept."""
+    from flatgap.book.notebooks import write_notebook as write
 
     write(notebook, path)
 
@@ -120,12 +120,12 @@ def rewrite_setup_cells(paths: list[Path] | None = None) -> None:
 
 def all_notebooks() -> list[Path]:
     """Every notebook of the book's folders, in path order."""
-    return sorted(path for folder in NOTEBOOK_DIRS for path in (ROOT / folder).glob("*.ipynb"))
+    return sorted(path for folder in NOTEBOOK_DIRS for path in (ROOT / folder).rglob("*.ipynb"))
 
 
 def format_notebooks(check: bool = False) -> int:
-    """Rewrite (or, with ``check``, only compare) every notebook as :func:`flatgap.nbfiles.notebook_text` writes it."""
-    from flatgap.nbfiles import notebook_text, read_notebook
+    """Rewrite (or, with ``check``, only compare) every notebook as :func:`flatgap.book.notebooks.notebook_text` writes it."""
+    from flatgap.book.notebooks import notebook_text, read_notebook
 
     differ = []
     for path in all_notebooks():

@@ -1,6 +1,6 @@
 """Keep the package and the chapters identical, d2l-style.
 
-A chapter cell whose first line is ``#@save <module>`` (for example ``#@save numpy_layers``) is package
+A chapter cell whose first line is ``#@save <module>`` (for example ``#@save reference.layers``) is package
 code: the chapter shows it and runs it, and ``flatgap/<module>.py`` is generated from all such cells,
 in table-of-contents order. So the function a chapter teaches *is* the function later chapters import.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import toc
 
 ROOT = Path(__file__).resolve().parent.parent
-MARK = re.compile(r"^#@save\s+([a-z_][a-z0-9_]*)\s*$")
+MARK = re.compile(r"^#@save\s+([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\s*$")
 HEADER = '''"""{title}
 
 GENERATED FILE — do not edit. Each block below is a ``#@save {module}`` cell of the chapter named above
@@ -52,7 +52,7 @@ def saved_cells() -> dict[str, list[tuple[str, str]]]:
 
 def render(module: str, blocks: list[tuple[str, str]]) -> str:
     title = {
-        "numpy_layers": "NumPy layers of Part I: Conv2D, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Dense, softmax.",
+        "reference.layers": "NumPy layers of Part I: Conv2D, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Dense, softmax.",
     }.get(module, f"flatgap.{module}: code shown in the chapters.")
     parts = [HEADER.format(title=title, module=module)]
     current = None
@@ -72,7 +72,7 @@ def main() -> int:
     args = parser.parse_args()
     status = 0
     for module, blocks in saved_cells().items():
-        target = ROOT / "flatgap" / f"{module}.py"
+        target = ROOT / "flatgap" / f"{module.replace('.', '/')}.py"
         text = render(module, blocks)
         current = target.read_text() if target.exists() else ""
         if text == current:

@@ -36,7 +36,7 @@ def parts(root: Path = ROOT) -> list[tuple[str, list[str]]]:
 
 
 def docnames(root: Path = ROOT) -> list[str]:
-    """Every page in reading order, as Sphinx docnames (``"intro"``, ``"chapters/01_tensors_and_layout"``)."""
+    """Every page in reading order, as Sphinx docnames (``"intro"``, ``"chapters/in_numpy/tensors_and_layout"``)."""
     return [load(root)["root"]] + [name for _, names in parts(root) for name in names]
 
 

@@ -9,7 +9,7 @@ The pieces, and the conventions they share (``exercises/README.md`` tells studen
   one call of a checker, e.g. ``check_gap_forward(gap_forward)``. The last cell of every notebook is the
   score cell, ``score("exN_<topic>")`` (:mod:`flatgap.grading.inline`).
 - :mod:`flatgap.grading.notebooks` reads and validates those conventions (notebook files themselves are
-  read and written by :mod:`flatgap.nbfiles`, the project's one writer).
+  read and written by :mod:`flatgap.book.notebooks`, the project's one writer).
 - :mod:`flatgap.grading.generate` (``make exercises``) turns each region into a stub that raises
   ``NotImplementedError("exN-qM: <hint>")``, writes ``exercises/``, and writes the manifest
   :mod:`flatgap.grading.manifest_data` (read through :mod:`flatgap.grading.manifest`): every question's id,

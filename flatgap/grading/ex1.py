@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap import numpy_layers as layers
 from flatgap.grading.harness import Check, case_rng, describe
+from flatgap.reference import layers
 
 __all__ = [
     "check_flatten_forward",
@@ -308,7 +308,7 @@ def check_conv2d_param_count(conv2d_param_count) -> None:
 def check_dense_param_count(dense_param_count) -> None:
     """``dense_param_count(head, height, width, channels, units) -> int``; ValueError naming the heads for an unknown head."""
     __tracebackhide__ = True
-    from flatgap.models import dense_param_count as reference
+    from flatgap.models.classifier import dense_param_count as reference
 
     check = Check(dense_param_count, "dense_param_count")
     rng = check.fresh

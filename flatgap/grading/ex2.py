@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flatgap.grading.harness import Check, case_rng, describe, keras_module, model_layers
-from flatgap.heads import get_head
+from flatgap.models.heads import get_head
 
 __all__ = [
     "check_gap_model",
@@ -65,9 +65,9 @@ def check_gap_model(build_gap_model) -> None:
 
 def check_param_count_prediction(predict_param_count) -> None:
     """``predict_param_count(input_shape, filters, kernel_size, padding, head, num_classes) -> int``,
-    equal to ``flatgap.models.build_classifier(...).count_params()`` (no pooling in the body)."""
+    equal to ``flatgap.models.classifier.build_classifier(...).count_params()`` (no pooling in the body)."""
     __tracebackhide__ = True
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     check = Check(predict_param_count, "predict_param_count")
     cases = [
@@ -117,7 +117,7 @@ def check_param_count_prediction(predict_param_count) -> None:
 def check_flatten_dense_to_conv(flatten_dense_to_conv) -> None:
     """``flatten_dense_to_conv(kernel, bias, height, width, channels) -> (conv_kernel, conv_bias)``."""
     __tracebackhide__ = True
-    from flatgap.equivalences import flatten_dense_to_conv as reference
+    from flatgap.models.equivalences import flatten_dense_to_conv as reference
 
     check = Check(flatten_dense_to_conv, "flatten_dense_to_conv")
     fixed = [((3, 4, 2), 5), ((1, 1, 6), 3), ((2, 2, 1), 1)]
@@ -161,7 +161,7 @@ def check_flatten_dense_to_conv(flatten_dense_to_conv) -> None:
 def check_class_activation_map(class_activation_map) -> None:
     """``class_activation_map(feature_maps, weights, class_index) -> (H, W)``: sum_c weights[c, k] * A[:, :, c]."""
     __tracebackhide__ = True
-    from flatgap.equivalences import class_activation_maps
+    from flatgap.models.equivalences import class_activation_maps
 
     check = Check(class_activation_map, "class_activation_map")
     fixed = [((5, 4, 3), 10, 2), ((7, 7, 1), 4, 0), ((3, 6, 4), 4, 3), ((1, 1, 5), 2, 1)]
@@ -201,7 +201,7 @@ def check_class_activation_map(class_activation_map) -> None:
 
 def _random_gap_model(rng):
     """A small GAP classifier with random weights, its conv layer's name and images for it (fresh cases)."""
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     depth = int(rng.integers(1, 4))
     h, w, c = int(rng.integers(8, 17)), int(rng.integers(8, 17)), int(rng.integers(1, 4))
@@ -215,7 +215,7 @@ def _random_gap_model(rng):
 def check_model_cam(model_cam, model, images, conv_layer: str) -> None:
     """``model_cam(model, images, class_index, conv_layer) -> (N, H', W')``: the CAMs of a GAP model.
 
-    ``model`` comes from ``flatgap.models.build_classifier("gap", ...)``: ``conv_layer`` names its last
+    ``model`` comes from ``flatgap.models.classifier.build_classifier("gap", ...)``: ``conv_layer`` names its last
     convolution and its Dense layer is ``model.get_layer("classifier")``. The checker also runs
     ``model_cam`` on a GAP model of its own, with random weights, size and depth.
     """

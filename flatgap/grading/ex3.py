@@ -18,7 +18,7 @@ __all__ = [
 def check_shift_images(shift_images) -> None:
     """``shift_images(images, dy, dx)``: move content down by dy and right by dx, zero fill, no wrap-around."""
     __tracebackhide__ = True
-    from flatgap.shift import shift_images as reference
+    from flatgap.experiments.shift import shift_images as reference
 
     check = Check(shift_images, "shift_images")
     square = case_rng(400).random((2, 8, 8, 1)) + 0.5
@@ -47,7 +47,7 @@ def check_shift_images(shift_images) -> None:
 
 def _random_gap_model(input_shape, rng):
     """A small GAP classifier with random weights (the checker's own model for a fresh case)."""
-    from flatgap.models import build_classifier
+    from flatgap.models.classifier import build_classifier
 
     model = build_classifier("gap", tuple(input_shape), 10, tuple(int(v) for v in rng.integers(4, 17, size=2)))
     model.set_weights([(rng.standard_normal(weight.shape) * 0.5).astype("float32") for weight in model.get_weights()])
@@ -59,7 +59,7 @@ def check_fraction_unchanged(fraction_unchanged, model, images) -> None:
     same when the images are shifted right by k pixels with zero fill. Besides the notebook's model, the
     checker runs ``fraction_unchanged`` on a GAP model of its own with random weights."""
     __tracebackhide__ = True
-    from flatgap.shift import shift_images
+    from flatgap.experiments.shift import shift_images
 
     check = Check(fraction_unchanged, "fraction_unchanged")
     images = np.asarray(images)

@@ -1,7 +1,7 @@
 """Checkers of exercise 4, between and beyond the two heads: each ``check_<name>(fn)`` grades the student's ``<name>``.
 
-The references are the package's own NumPy code of Part IV: :mod:`flatgap.numpy_pooling` (adaptive average
-pooling, GeM, attention pooling) and :mod:`flatgap.numpy_body` (CoordConv's coordinates, BlurPool's kernel and
+The references are the package's own NumPy code of Part IV: :mod:`flatgap.reference.pooling` (adaptive average
+pooling, GeM, attention pooling) and :mod:`flatgap.reference.body` (CoordConv's coordinates, BlurPool's kernel and
 blurred downsampling). Every checker runs fixed cases (the same on every run) and fresh random ones drawn from the
 grading seed (see :mod:`flatgap.grading.harness`).
 """
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap import numpy_body as body
-from flatgap import numpy_pooling as pooling
 from flatgap.grading.harness import Check, case_rng
+from flatgap.reference import body, pooling
 
 __all__ = [
     "check_adaptive_avg_pool",

@@ -36,11 +36,11 @@ from pathlib import Path
 
 import nbformat
 
+from flatgap.book.notebooks import notebook_text
 from flatgap.grading import SOLUTION_ONLY_TAG
 from flatgap.grading.manifest import MANIFEST_PATH, manifest_text
 from flatgap.grading.manifest import exercise_from_solution as manifest_entry
 from flatgap.grading.notebooks import NotebookFormatError, Region, graded_cells, read_notebook, validate
-from flatgap.nbfiles import notebook_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_TITLE = "# Solutions: "

@@ -16,7 +16,7 @@ Conventions (see :mod:`flatgap.grading`):
   Each function holds at most one region; each graded question has exactly one region and each region
   belongs to a graded question.
 
-Notebooks are read and written with :mod:`flatgap.nbfiles`, the project's one notebook writer.
+Notebooks are read and written with :mod:`flatgap.book.notebooks`, the project's one notebook writer.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from flatgap.book.notebooks import NotebookFormatError, read_notebook
 from flatgap.grading import GRADED_TAG
-from flatgap.nbfiles import NotebookFormatError, read_notebook
 
 __all__ = [
     "GradedCell",

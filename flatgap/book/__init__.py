@@ -1,0 +1,9 @@
+"""The book's own tooling inside the package: how every notebook of the project is read and written.
+
+- :mod:`flatgap.book.notebooks` — the one notebook writer (sources as lines, stable cell ids), used by the
+  chapters' tools, the exercise generator and the grader.
+"""
+
+from flatgap.book.notebooks import NotebookFormatError, notebook_text, read_notebook, write_notebook
+
+__all__ = ["NotebookFormatError", "notebook_text", "read_notebook", "write_notebook"]

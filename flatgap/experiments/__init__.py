@@ -1,0 +1,39 @@
+"""Part III's machinery: the protocol every comparison of heads follows, the runs, the numbers over seeds.
+
+- :mod:`flatgap.experiments.protocol` — the protocol: validation splits, tuning, early stopping, paired seeds, and
+  :func:`run_experiment`, the one runner that carries it out;
+- :mod:`flatgap.experiments.runs` — one training run, fast;
+- :mod:`flatgap.experiments.pool` — the worker processes that train runs side by side (``from flatgap.experiments
+  import pool``);
+- :mod:`flatgap.experiments.training` — compiling and fitting, the untuned runner of the demonstrations;
+- :mod:`flatgap.experiments.stats` — numbers over seeds, intervals and verdicts, tables;
+- :mod:`flatgap.experiments.report` — an experiment's tables: models, results, paired comparisons;
+- :mod:`flatgap.experiments.sizes` — feeding a model other input sizes: resizing, grouping by size;
+- :mod:`flatgap.experiments.shift` — translation, measured: shifted images and how the outputs change.
+"""
+
+from flatgap.experiments.protocol import Experiment, Protocol, run_experiment, validation_split
+from flatgap.experiments.report import comparisons, models_table, results_table
+from flatgap.experiments.runs import train_run
+from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
+from flatgap.experiments.sizes import group_by_size, predict_by_size, predict_direct, resize_images
+from flatgap.experiments.stats import Interval, curve_band, format_table, interval, mean_spread, verdict
+from flatgap.experiments.training import (
+    accuracy_of,
+    compile_classifier,
+    fit_quietly,
+    fresh_model,
+    repeat_to_length,
+    select,
+    train_heads,
+)
+
+__all__ = [
+    "Experiment", "Protocol", "run_experiment", "validation_split",
+    "comparisons", "models_table", "results_table",
+    "train_run",
+    "free_shift", "shift_images", "shift_robustness",
+    "group_by_size", "predict_by_size", "predict_direct", "resize_images",
+    "Interval", "curve_band", "format_table", "interval", "mean_spread", "verdict",
+    "accuracy_of", "compile_classifier", "fit_quietly", "fresh_model", "repeat_to_length", "select", "train_heads",
+]

@@ -1,0 +1,119 @@
+"""Worker processes for the experiments' runs: every core trains a model of its own.
+
+A small Keras model keeps one CPU core busy, not two, so :func:`run_all` spreads independent runs over
+``workers`` processes (each with one TensorFlow thread) and returns their results in order. The numbers do
+not depend on which worker ran what: every run is seeded by its own seed and TensorFlow's ops are
+deterministic in every worker. ``workers=0`` runs everything in this process instead.
+
+The pool is started once (``spawn``: a fresh interpreter, safe inside Jupyter) and kept for later calls; its
+processes print nothing, so a notebook's output stays clean.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+_POOL = None
+_POOL_SIZE = 0
+_CACHE: dict = {}
+
+
+def default_workers() -> int:
+    """Worker processes to use: ``FLATGAP_WORKERS`` if set, else the CPU count, at most 4 (0: in this process)."""
+    value = os.environ.get("FLATGAP_WORKERS")
+    if value is not None:
+        if not value.isdigit():
+            raise ValueError(f"FLATGAP_WORKERS must be a whole number of processes (0: none), got {value!r}")
+        return int(value)
+    return min(4, os.cpu_count() or 1)
+
+
+def _start_worker() -> None:
+    """Initializer of every worker: silent, one thread, deterministic ops (before TensorFlow is imported)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    # isort: off
+    import flatgap  # noqa: F401  (first: quiets TensorFlow before it loads)
+    import tensorflow as tf
+
+    # isort: on
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+def start(workers: int | None = None) -> None:
+    """Start the worker processes now, without waiting: they load TensorFlow while the notebook prepares its data."""
+    workers = default_workers() if workers is None else workers
+    if workers:
+        pool = _pool(workers)
+        for _ in range(workers):
+            pool.submit(_ping)
+
+
+def _work(tasks: list[dict]) -> list[dict]:
+    from flatgap.experiments.runs import train_run
+
+    return [train_run(**task, cache=_CACHE) for task in tasks]
+
+
+def _jobs(tasks: Sequence[dict], workers: int) -> list[list[int]]:
+    """Task indices grouped so that a worker gets the runs of one model together (it traces each model once),
+    split until there are at least two jobs per worker (so that no worker waits idle for long)."""
+    from flatgap.experiments.runs import _key
+
+    groups: dict[str, list[int]] = {}
+    for index, task in enumerate(tasks):
+        groups.setdefault(_key(task["config"], task.get("batch_size", 64)), []).append(index)
+    jobs = list(groups.values())
+    while len(jobs) < 2 * workers and max(len(job) for job in jobs) > 1:
+        jobs.sort(key=len)
+        largest = jobs.pop()
+        jobs += [largest[: len(largest) // 2], largest[len(largest) // 2 :]]
+    return sorted(jobs, key=lambda job: -len(job))
+
+
+def _pool(workers: int):
+    global _POOL, _POOL_SIZE
+    if _POOL is None or _POOL_SIZE != workers:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if _POOL is not None:
+            _POOL.shutdown()
+        _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
+        _POOL_SIZE = workers
+    return _POOL
+
+
+def run_all(tasks: Sequence[dict], workers: int | None = None) -> list[dict]:
+    """Run :func:`flatgap.experiments.runs.train_run` on every task (a dict of its keyword arguments); results in task order."""
+    workers = default_workers() if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be a whole number of processes (0: run in this process), got {workers!r}")
+    if workers == 0 or len(tasks) <= 1:
+        from flatgap.experiments.runs import train_run
+
+        return [train_run(**task, cache=_CACHE) for task in tasks]
+    jobs = _jobs(tasks, workers)
+    results: list = [None] * len(tasks)
+    for job, outs in zip(jobs, _pool(workers).map(_work, [[tasks[i] for i in job] for job in jobs]), strict=True):
+        for index, out in zip(job, outs, strict=True):
+            results[index] = out
+    return results
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they also stop when the notebook's kernel does)."""
+    global _POOL, _POOL_SIZE
+    if _POOL is not None:
+        _POOL.shutdown()
+    _POOL, _POOL_SIZE = None, 0

@@ -1,0 +1,313 @@
+"""The protocol every comparison of heads follows, and the one runner that carries it out.
+
+An expert reader must not be able to say "that comparison was rigged". :func:`run_experiment` therefore
+
+1. **splits three ways**: for every seed, a stratified validation split is carved from the training data; every
+   choice (the learning rate, the epoch to stop at) is made on it, and each run meets the test split once, at the
+   end. The runner refuses the test split as validation data;
+2. **tunes every model the same way**: the learning rate from the same small grid (searched on the first
+   ``tuning_seeds`` seeds, by mean validation accuracy), the epochs by early stopping on validation accuracy;
+3. **varies with the seed** the initial weights, the shuffling and the train/validation split (and, with
+   ``sizes``, which training subset is drawn), so that a seed is one independent replicate, the same for every
+   model: differences between two models on the same seed are *paired*.
+
+The bodies and heads themselves are the chapter's choice; :mod:`flatgap.experiments.stats` turns paired differences into
+intervals and verdicts. Runs are spread over worker processes (:mod:`flatgap.experiments.pool`); the numbers do not depend
+on how many. Shapes are channels-last: images (N, H, W, C), labels (N,).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flatgap._validate import non_negative_int, positive_int
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The settings of an experiment: the same for every model it compares.
+
+    Attributes:
+        seeds: at least five distinct seeds; each is one replicate (initialisation, shuffling, split, subset).
+        learning_rates: the grid every model's learning rate is chosen from.
+        tuning_seeds: the grid is searched on the first ``tuning_seeds`` seeds; the other seeds run at the rate
+            chosen there (so every model gets ``tuning_seeds * len(learning_rates)`` tuning runs).
+        extensions: when a model's best rate lies at an edge of its grid (and is not tied with another), one more
+            rate a step beyond that edge is tried (same ratio as the last step), at most this many times: the same
+            rule for every model. Rates tied for the best resolve to the one nearest the middle of the grid.
+        max_epochs, patience: early stopping on validation accuracy.
+        batch_size: images per gradient step.
+        validation_fraction: share of the training data carved out (stratified) as the validation split.
+        min_epoch_steps: small training sets are repeated whole into epochs of at least this many steps.
+    """
+
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    learning_rates: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
+    tuning_seeds: int = 2
+    extensions: int = 2
+    max_epochs: int = 100
+    patience: int = 8
+    batch_size: int = 64
+    validation_fraction: float = 0.2
+    min_epoch_steps: int = 0
+
+    def __post_init__(self):
+        seeds = tuple(non_negative_int("seed", s) for s in self.seeds)
+        if len(seeds) < 5 or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be at least five distinct non-negative integers, got {self.seeds!r}")
+        rates = tuple(self.learning_rates)
+        if not rates or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 for r in rates):
+            raise ValueError(f"learning_rates must be a non-empty sequence of positive numbers, got {self.learning_rates!r}")
+        if not 1 <= positive_int("tuning_seeds", self.tuning_seeds) <= len(seeds):
+            raise ValueError(f"tuning_seeds must be between 1 and the number of seeds ({len(seeds)}), got {self.tuning_seeds}")
+        non_negative_int("extensions", self.extensions)
+        positive_int("max_epochs", self.max_epochs)
+        positive_int("patience", self.patience)
+        positive_int("batch_size", self.batch_size)
+        non_negative_int("min_epoch_steps", self.min_epoch_steps)
+        if not isinstance(self.validation_fraction, float) or not 0 < self.validation_fraction < 0.5:
+            raise ValueError(f"validation_fraction must be a float strictly between 0 and 0.5, got {self.validation_fraction!r}")
+        object.__setattr__(self, "seeds", seeds)
+        object.__setattr__(self, "learning_rates", tuple(float(r) for r in rates))
+
+    def describe(self) -> str:
+        """The protocol in a few lines, for the box at the top of an experiment chapter."""
+        grid = ", ".join(f"{r:g}" for r in self.learning_rates)
+        return "\n".join([
+            f"splits:  a stratified {self.validation_fraction:.0%} of the training data is the validation split "
+            "(a new split per seed); the test split is scored once per run, at the end",
+            f"tuning:  Adam, learning rate from {{{grid}}} chosen per model on validation (searched on the first "
+            f"{self.tuning_seeds} seeds; a best rate at an edge of the grid adds the next rate beyond it, at most "
+            f"{self.extensions} times); epochs by early stopping on validation accuracy (at most "
+            f"{self.max_epochs}, patience {self.patience}); batches of {self.batch_size}",
+            f"seeds:   {len(self.seeds)} ({', '.join(map(str, self.seeds))}): each varies the initial weights, the "
+            "shuffling and the split; differences between models are paired by seed",
+        ])
+
+
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train part, validation part) of a stratified split of ``labels`` (N,), both sorted."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(labels))
+    train_part, validation_part = train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
+    return np.sort(train_part), np.sort(validation_part)
+
+
+def _mean_val(tuning: list[dict], name: str, size, rate: float) -> float:
+    return float(np.mean([t["val_accuracy"] for t in tuning if (t["model"], t["size"], t["learning_rate"]) == (name, size, rate)]))
+
+
+def _same_data(a: np.ndarray, b: np.ndarray) -> bool:
+    return np.shares_memory(a, b) or (a.shape == b.shape and np.array_equal(a, b))
+
+
+@dataclass
+class Experiment:
+    """What :func:`run_experiment` returns: the final runs (one per model, size and seed) and the tuning behind them.
+
+    Attributes:
+        models: name -> the ``build_classifier`` arguments of that model.
+        protocol: the :class:`Protocol` followed.
+        sizes: the training-set sizes (``[None]``: the whole training split).
+        runs: one record (a dict) per model, size and seed, at the chosen learning rate: ``model``, ``seed``,
+            ``size``, ``learning_rate``, ``best_epoch``, ``epochs_run``, ``steps``, ``history``,
+            ``train_accuracy``, ``val_accuracy``, ``test_accuracy``, ``gap`` (train minus test accuracy),
+            ``params``, ``seconds``, ``weights``.
+        tuning: the grid runs (the same fields but ``test_accuracy`` and ``gap``: the test split was not scored).
+        choices: (model, size) -> the chosen learning rate.
+        seconds: wall time of the whole experiment.
+    """
+
+    models: dict
+    protocol: Protocol
+    sizes: list
+    runs: list = field(default_factory=list)
+    tuning: list = field(default_factory=list)
+    choices: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def select(self, key: str, **where) -> np.ndarray:
+        """``run[key]`` of the final runs matching ``where`` (e.g. ``model="gap", size=100``), in seed order."""
+        from flatgap.experiments.training import select
+
+        return select(self.runs, key, **where)
+
+    def paired(self, key: str, a: str, b: str, **where) -> np.ndarray:
+        """Per seed, ``key`` of model ``a`` minus ``key`` of model ``b`` (same seed, same split): shape (seeds,)."""
+        first, second = self.select(key, model=a, **where), self.select(key, model=b, **where)
+        return first - second
+
+    def model_of(self, name: str, seed: int, size=None):
+        """The trained Keras model of one final run (its best epoch's weights)."""
+        from flatgap.models.classifier import build_classifier
+
+        run = self._run(name, seed, size)
+        model = build_classifier(**self.models[name])
+        model.set_weights(run["weights"])
+        return model
+
+    def _run(self, name: str, seed: int, size=None) -> dict:
+        for run in self.runs:
+            if run["model"] == name and run["seed"] == seed and run["size"] == size:
+                return run
+        raise ValueError(f"no final run of model {name!r} with seed {seed} and size {size}; models: {list(self.models)}")
+
+    def tuning_table(self) -> str:
+        """Mean validation accuracy (tuning seeds) of every model at every learning rate tried; * marks the choice."""
+        from flatgap.experiments.stats import format_table
+
+        rates = sorted({r["learning_rate"] for r in self.tuning})
+        rows = []
+        for (name, size), chosen in self.choices.items():
+            cells = []
+            for rate in rates:
+                values = [r["val_accuracy"] for r in self.tuning if (r["model"], r["size"], r["learning_rate"]) == (name, size, rate)]
+                cells.append(f"{np.mean(values):.3f}{'*' if rate == chosen else ' '}" if values else "—")
+            rows.append(([name] if self.sizes == [None] else [name, size]) + cells)
+        headers = (["model"] if self.sizes == [None] else ["model", "n"]) + [f"lr {r:g}" for r in rates]
+        return format_table(headers, rows)
+
+
+def run_experiment(
+    models: Mapping[str, dict],
+    train,
+    test,
+    protocol: Protocol = Protocol(),
+    *,
+    sizes: Sequence[int] | None = None,
+    validation=None,
+    workers: int | None = None,
+    verbose: bool = True,
+) -> Experiment:
+    """Train and score every model under ``protocol``: the one runner of every comparison of heads.
+
+    Args:
+        models: name -> keyword arguments of :func:`flatgap.models.classifier.build_classifier` (with ``head``).
+        train: (images (N, H, W, C), labels (N,)): the training data; each seed carves its validation split
+            from it (stratified, ``protocol.validation_fraction``). Or a list of such pairs of different image
+            sizes: each is split the same way, every epoch trains on all of them in turn (one size per batch) and
+            the validation split is the union of theirs.
+        test: (images, labels): scored once per final run, after every choice has been made.
+        protocol: the :class:`Protocol`.
+        sizes: optional training-set sizes: each seed draws a stratified subset of each size from its training
+            part (the validation split stays the same), and the learning rate is chosen per model and size.
+        validation: optional (images, labels) to use as the validation split of every seed instead of carving one;
+            never the test split.
+        workers: processes to spread the runs over (default :func:`flatgap.experiments.pool.default_workers`; 0: none).
+        verbose: print one line per phase.
+
+    Returns:
+        An :class:`Experiment`.
+    """
+    from flatgap.data import stratified_subset
+    from flatgap.experiments.pool import run_all
+    from flatgap.experiments.runs import _images_labels, _parts
+    from flatgap.experiments.training import accuracy_of
+
+    if not isinstance(models, Mapping) or not models:
+        raise ValueError("models must map at least one name to build_classifier arguments")
+    for name, config in models.items():
+        if not isinstance(config, Mapping) or "head" not in config:
+            raise ValueError(f"models[{name!r}] must be a dict of build_classifier arguments with a 'head', got {config!r}")
+    if not isinstance(protocol, Protocol):
+        raise ValueError(f"protocol must be a Protocol, got {type(protocol).__name__}")
+    train_parts = _parts("train", train)
+    x_test, y_test = _images_labels("test", test)
+    if validation is not None:
+        x_val, y_val = _images_labels("validation", validation)
+        if _same_data(x_val, x_test):
+            raise ValueError("validation must not be the test split: every choice is made on validation, and the test "
+                             "split is scored once per run, at the end")
+    sizes_list = [None] if sizes is None else [positive_int("size", s) for s in sizes]
+    if not sizes_list:
+        raise ValueError("sizes must name at least one training-set size")
+    if sizes is not None and len(train_parts) > 1:
+        raise ValueError("sizes needs a single training set, not a list of parts")
+    start = time.perf_counter()
+
+    def data_of(seed: int, size):
+        if validation is not None:
+            fit, held_out = list(train_parts), [(x_val, y_val)]
+        else:
+            fit, held_out = [], []
+            for x, y in train_parts:
+                train_index, val_index = validation_split(y, protocol.validation_fraction, seed)
+                fit.append((x[train_index], y[train_index]))
+                held_out.append((x[val_index], y[val_index]))
+        if size is not None:
+            fit = [stratified_subset(*fit[0], size, seed=seed)]
+        return (fit if len(fit) > 1 else fit[0]), (held_out if len(held_out) > 1 else held_out[0])
+
+    def task(name, seed, size, rate):
+        part, held_out = data_of(seed, size)
+        return {"config": dict(models[name]), "train": part, "validation": held_out, "seed": seed,
+                "learning_rate": rate, "max_epochs": protocol.max_epochs, "patience": protocol.patience,
+                "batch_size": protocol.batch_size, "min_epoch_steps": protocol.min_epoch_steps}
+
+    def record(name, seed, size, rate, result):
+        return {"model": name, "seed": seed, "size": size, "learning_rate": rate, **result}
+
+    tuning_seeds = protocol.seeds[: protocol.tuning_seeds]
+    grids = {(name, size): list(protocol.learning_rates) for name in models for size in sizes_list}
+    pending = [(name, size, rate) for (name, size), grid in grids.items() for rate in grid]
+    tuning: list[dict] = []
+    for round_ in range(protocol.extensions + 1):
+        keys = [(name, size, seed, rate) for name, size, rate in pending for seed in tuning_seeds]
+        results = run_all([task(n, s, z, r) for n, z, s, r in keys], workers)
+        tuning += [record(n, s, z, r, out) for (n, z, s, r), out in zip(keys, results, strict=True)]
+        pending = []
+        for (name, size), grid in grids.items() if round_ < protocol.extensions else ():  # a best rate at the edge of the grid: one more step that way
+            means = [_mean_val(tuning, name, size, rate) for rate in grid]
+            best = int(np.argmax(means))
+            if means.count(means[best]) > 1:  # a tie for the best: the grid's edge is not where the optimum lies
+                continue
+            if best == len(grid) - 1 and len(grid) > 1:
+                rate = grid[-1] * grid[-1] / grid[-2]
+            elif best == 0 and len(grid) > 1:
+                rate = grid[0] * grid[0] / grid[1]
+            else:
+                continue
+            rate = float(f"{rate:.3g}")
+            if best:
+                grid.append(rate)
+            else:
+                grid.insert(0, rate)
+            pending.append((name, size, rate))
+        if not pending:
+            break
+    tuned = time.perf_counter()
+    experiment = Experiment(dict(models), protocol, sizes_list, tuning=tuning)
+    centre = float(np.exp(np.mean(np.log(protocol.learning_rates))))
+    for (name, size), grid in grids.items():
+        means = [_mean_val(tuning, name, size, rate) for rate in grid]
+        tied = [rate for rate, mean in zip(grid, means, strict=True) if mean == max(means)]
+        # among rates tied for the best, the one nearest the middle of the grid (in log scale)
+        experiment.choices[name, size] = min(tied, key=lambda rate: abs(np.log(rate / centre)))
+    rest = [(name, size, seed) for name in models for size in sizes_list for seed in protocol.seeds[protocol.tuning_seeds :]]
+    results = run_all([task(n, s, z, experiment.choices[n, z]) for n, z, s in rest], workers)
+    finals = {(t["model"], t["size"], t["seed"]): t for t in tuning if t["learning_rate"] == experiment.choices[t["model"], t["size"]]}
+    for (name, size, seed), out in zip(rest, results, strict=True):
+        finals[name, size, seed] = record(name, seed, size, experiment.choices[name, size], out)
+    built: dict = {}
+    for name in models:
+        for size in sizes_list:
+            for seed in protocol.seeds:
+                run = dict(finals[name, size, seed])
+                if name not in built:
+                    from flatgap.models.classifier import build_classifier
+
+                    built[name] = build_classifier(**models[name])
+                built[name].set_weights(run["weights"])
+                run["test_accuracy"] = accuracy_of(built[name], x_test, y_test)
+                run["gap"] = run["train_accuracy"] - run["test_accuracy"]
+                experiment.runs.append(run)
+    experiment.seconds = time.perf_counter() - start
+    if verbose:
+        print(f"{len(tuning)} tuning runs in {tuned - start:.1f} s, {len(rest)} more runs and the test scores in "
+              f"{experiment.seconds - (tuned - start):.1f} s")
+    return experiment

@@ -1,0 +1,87 @@
+"""Tables of an experiment: what was compared, what each model reached, and the paired differences between them.
+
+- :func:`models_table` — each model's head, body, receptive field and parameters (the first thing a reader checks);
+- :func:`results_table` — per model, the mean and spread over seeds of accuracy, gap, learning rate and epochs;
+- :func:`comparisons` — paired differences between models, each with its 95% t interval and the verdict it
+  supports (:func:`flatgap.experiments.stats.verdict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from flatgap.experiments.stats import Interval, format_table, interval, verdict
+
+
+def models_table(models: Mapping[str, dict], object_size: int | None = None) -> tuple[str, dict]:
+    """A table of the models: head, body filters, pooling, receptive field (input pixels) and parameters.
+
+    Args:
+        models: name -> ``build_classifier`` arguments (as given to :func:`flatgap.experiments.protocol.run_experiment`).
+        object_size: optional side of the object in pixels; adds a column saying whether the last convolution's
+            receptive field covers it.
+
+    Returns:
+        ``(table, facts)``: the text table, and ``facts[name] = {"rf": ..., "params": ..., "dense_params": ...}``.
+    """
+    from flatgap.models.classifier import build_classifier, receptive_field
+
+    rows, facts = [], {}
+    for name, config in models.items():
+        model = build_classifier(**config)
+        rf = receptive_field(model)[-1]["rf"]
+        dense = sum(layer.count_params() for layer in model.layers if type(layer).__name__ == "Dense")
+        facts[name] = {"rf": rf, "params": int(model.count_params()), "dense_params": int(dense)}
+        body = f"{tuple(config.get('filters', (16, 32)))}" + (f", pool every {config['pool_every']}" if config.get("pool_every") else "")
+        row = [name, config["head"], body, rf, f"{model.count_params():,}", f"{dense:,}"]
+        if object_size is not None:
+            row.insert(4, "yes" if rf >= object_size else "no")
+        rows.append(row)
+    headers = ["model", "head", "body filters", "receptive field (px)", "parameters", "in Dense layers"]
+    if object_size is not None:
+        headers.insert(4, f"covers the {object_size} px object")
+    return format_table(headers, rows), facts
+
+
+def _cell(values, scale: float = 100, digits: int = 1) -> str:
+    values = np.asarray(values, dtype=float) * scale
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def results_table(experiment, size=None, models: Sequence[str] | None = None) -> str:
+    """Per model: train, validation and test accuracy and the train-test gap (% mean ± sd over seeds), lr, epochs."""
+    rows = []
+    for name in models or list(experiment.models):
+        pick = {"model": name, "size": size}
+        rows.append([
+            name,
+            f"{experiment.choices[name, size]:g}",
+            f"{np.mean(experiment.select('best_epoch', **pick)):.0f}",
+            _cell(experiment.select("train_accuracy", **pick)),
+            _cell(experiment.select("val_accuracy", **pick)),
+            _cell(experiment.select("test_accuracy", **pick)),
+            _cell(experiment.select("gap", **pick)),
+        ])
+    return format_table(["model", "lr", "best epoch (mean)", "train acc %", "val acc %", "test acc %", "gap (train - test) %"], rows)
+
+
+def comparisons(experiment, pairs: Sequence[tuple[str, str]], key: str = "test_accuracy", size=None,
+                what: str | None = None, higher: str = "beats") -> tuple[str, dict[tuple[str, str], Interval]]:
+    """Paired differences ``first - second`` of ``key`` over seeds, with 95% t intervals and verdicts.
+
+    ``higher`` as in :func:`flatgap.experiments.stats.verdict`: ``"beats"`` for accuracies, ``"larger"`` for the gap.
+
+    Returns:
+        ``(table, intervals)``: the text table (difference in points, interval, verdict) and the
+        :class:`~flatgap.experiments.stats.Interval` of every pair.
+    """
+    what = what or key.replace("_", " ")
+    rows, intervals = [], {}
+    for first, second in pairs:
+        iv = interval(experiment.paired(key, first, second, size=size))
+        intervals[first, second] = iv
+        rows.append([f"{first} - {second}", f"{iv.mean * 100:+.1f}", f"[{iv.low * 100:+.1f}, {iv.high * 100:+.1f}]",
+                     verdict(iv, first, second, what, higher).split(":")[0]])
+    return format_table(["paired difference (points)", "mean", "95% t interval", "verdict"], rows), intervals
