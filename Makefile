@@ -19,7 +19,7 @@ help:
 	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one, SEED=n to repeat a run)"
 	@echo "make exercises  regenerate exercises/ and the grading manifest from solutions/"
 	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
-	@echo "make bench      per-notebook execution times, build times and the NumPy speed ratios"
+	@echo "make bench      per-notebook and build times, NumPy speed ratios, and each layout's training step against the matmul roofline"
 	@echo "make lint       ruff over the package, tools, tests and notebooks"
 	@echo "make pdf        a PDF of the whole book (after make book), into _build/html/flatgap-book.pdf"
 	@echo "make dist       build the package's sdist and wheel into _build/dist"
@@ -49,7 +49,8 @@ nbval: $(STAMP)
 	$(VENV)/bin/python -m pytest --nbval-lax --nbval-current-env -p no:randomly chapters/
 
 bench: $(STAMP)
-	$(VENV)/bin/python tools/book_times.py
+	-$(VENV)/bin/python tools/book_times.py
+	$(VENV)/bin/python tools/bench_steps.py
 
 grade: $(STAMP)
 	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb) $(if $(SEED),--seed $(SEED))

@@ -4,7 +4,12 @@
 - :func:`curve_band` — the mean and the min-max band over seeds of one per-epoch curve;
 - :func:`format_table` — a small aligned text table (no pandas needed);
 - :func:`interval` — the mean of paired differences over seeds and its 95% t interval;
-- :func:`verdict` — "A beats B" only when that interval excludes zero, else "no difference detected".
+- :func:`verdict` — "A beats B" only when that interval excludes zero, else "no difference detected";
+- :func:`sign_flip_p` — the exact sign-flip (paired permutation) test beside the t interval;
+- :func:`holm` — Holm's step-down adjustment of a family of p-values;
+- :func:`family` — a chapter's declared primary comparisons, corrected together: for each, the interval at the
+  confidence Holm's procedure gives its rank, both tests, and the three-way word ("beats", "equivalent within ±m",
+  "inconclusive at this scale").
 """
 
 from __future__ import annotations
@@ -144,3 +149,141 @@ def verdict(iv: Interval, first: str, second: str, what: str = "test accuracy", 
         claim = f"{winner} beats {loser} on {what}" if higher == "beats" else f"{winner} has the larger {what}"
         return f"{claim}: {shown.text()}"
     return f"no difference in {what} detected at this scale: {first} minus {second} {iv.text()}"
+
+
+def sign_flip_p(differences, *, draws: int = 100_000, seed: int = 0) -> float:
+    """Two-sided p-value of the sign-flip test of paired differences (H0: each difference is as likely +d as -d).
+
+    The statistic is the absolute mean. Every one of the ``2**n`` sign patterns is enumerated when ``n <= 16``
+    (exact); beyond that, ``draws`` random patterns are used (with the observed one counted, so p > 0). With
+    ``n`` differences the smallest possible p is ``2 / 2**n``: 0.0625 for five seeds, 0.002 for ten.
+
+    Example:
+        >>> sign_flip_p([0.02, 0.03, 0.01, 0.02, 0.02])
+        0.0625
+        >>> sign_flip_p([0.02, -0.03, 0.01, -0.02, 0.02]) > 0.5
+        True
+    """
+    values = np.asarray(differences, dtype=float)
+    if values.ndim != 1 or values.size < 2 or not np.all(np.isfinite(values)):
+        raise ValueError(f"differences must be a 1-D sequence of at least two finite numbers, got shape {values.shape}")
+    observed = abs(values.mean())
+    if values.size <= 16:
+        signs = 1 - 2 * ((np.arange(2**values.size)[:, None] >> np.arange(values.size)) & 1)
+        means = np.abs(signs @ values) / values.size
+        return float(np.mean(means >= observed - 1e-12))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(draws, values.size))
+    means = np.abs(signs @ values) / values.size
+    return float((np.sum(means >= observed - 1e-12) + 1) / (draws + 1))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjusted p-values of a family (same order as given); reject where adjusted p < alpha.
+
+    Example:
+        >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
+        [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or p.size == 0 or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p_values must be a non-empty 1-D sequence of numbers in [0, 1], got {p_values!r}")
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((p.size - np.arange(p.size)) * p[order]))
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One primary comparison ``first - second`` of a corrected family (see :func:`family`).
+
+    Attributes:
+        interval: the t interval at ``1 - alpha / (m - rank)``, the confidence Holm's procedure uses for this
+            comparison's rank among the family's m t-test p-values (rank 0: the smallest).
+        p_t, p_sign: the two-sided p-values of the t test and of the exact sign-flip test, Holm-adjusted.
+        word: ``"beats"`` (both adjusted p-values below alpha, and the interval excludes zero), ``"equivalent"``
+            (the interval lies inside ``[-margin, +margin]``) or ``"inconclusive"``.
+        failures: runs left out of the differences because a run failed to train (counted, never averaged in).
+    """
+
+    first: str
+    second: str
+    interval: Interval
+    p_t: float
+    p_sign: float
+    word: str
+    margin: float | None
+    failures: int = 0
+
+    def sentence(self, what: str = "test accuracy", scale: float = 100, unit: str = "points") -> str:
+        """The verdict in words, at the strength the corrected evidence allows."""
+        iv = self.interval
+        if self.word == "beats":
+            winner, loser = (self.first, self.second) if iv.mean > 0 else (self.second, self.first)
+            shown = iv if iv.mean > 0 else Interval(-iv.mean, -iv.high, -iv.low, iv.n, iv.confidence)
+            return f"{winner} beats {loser} on {what}: {shown.text(scale, unit)} (Holm-corrected)"
+        if self.word == "equivalent":
+            return (f"{self.first} and {self.second} are equivalent on {what} within ±{self.margin * scale:g} {unit}: "
+                    f"{iv.text(scale, unit)}")
+        width = (iv.high - iv.low) * scale
+        return (f"inconclusive at this scale on {what}: {self.first} minus {self.second} {iv.text(scale, unit)}, "
+                f"an interval {width:.1f} {unit} wide")
+
+
+def family(differences: dict, *, alpha: float = 0.05, margin: float | None = None,
+           failed: dict | None = None) -> dict:
+    """Correct a chapter's declared primary comparisons together (Holm), with the sign-flip test beside the t test.
+
+    Args:
+        differences: ``(first, second) -> (n,)`` paired differences ``first - second`` (one per reporting seed).
+        alpha: the family-wise error rate.
+        margin: the equivalence margin the chapter declares (same units as the differences), or None.
+        failed: optional ``(first, second) -> number of seeds dropped`` because a run failed to train.
+
+    Returns:
+        ``(first, second) -> Comparison``, in the order given.
+
+    Example:
+        >>> out = family({("flatten", "gap"): [0.05, 0.04, 0.06, 0.05, 0.03, 0.05, 0.04, 0.06, 0.05, 0.04],
+        ...               ("gap", "gmp"): [0.01, -0.01, 0.0, 0.01, -0.01, 0.0, 0.01, -0.01, 0.0, 0.0]}, margin=0.02)
+        >>> out["flatten", "gap"].word, out["gap", "gmp"].word
+        ('beats', 'equivalent')
+    """
+    from scipy import stats
+
+    if not isinstance(differences, dict) or not differences:
+        raise ValueError("differences must map at least one (first, second) pair to its paired differences")
+    if not isinstance(alpha, float) or not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be a float strictly between 0 and 0.5, got {alpha!r}")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin > 0):
+        raise ValueError(f"margin must be a positive number or None, got {margin!r}")
+    keys = list(differences)
+    values = {key: np.asarray(differences[key], dtype=float) for key in keys}
+    for key, array in values.items():
+        if array.ndim != 1 or array.size < 2 or not np.all(np.isfinite(array)):
+            raise ValueError(f"differences[{key!r}] must be at least two finite numbers, got {differences[key]!r}")
+    p_t = []
+    for key in keys:
+        array = values[key]
+        sd = array.std(ddof=1)
+        p_t.append(1.0 if sd == 0 and array.mean() == 0 else
+                   0.0 if sd == 0 else float(2 * stats.t.sf(abs(array.mean()) / (sd / np.sqrt(array.size)), array.size - 1)))
+    p_sign = [sign_flip_p(values[key]) for key in keys]
+    adjusted_t, adjusted_sign = holm(p_t), holm(p_sign)
+    ranks = np.empty(len(keys), dtype=int)
+    ranks[np.argsort(p_t, kind="stable")] = np.arange(len(keys))
+    out = {}
+    for i, key in enumerate(keys):
+        confidence = 1 - alpha / (len(keys) - ranks[i])
+        iv = interval(values[key], confidence=float(confidence))
+        if adjusted_t[i] < alpha and adjusted_sign[i] < alpha and iv.excludes_zero:
+            word = "beats"
+        elif margin is not None and -margin < iv.low and iv.high < margin:
+            word = "equivalent"
+        else:
+            word = "inconclusive"
+        out[key] = Comparison(key[0], key[1], iv, float(adjusted_t[i]), float(adjusted_sign[i]), word, margin,
+                              int((failed or {}).get(key, 0)))
+    return out

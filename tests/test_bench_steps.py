@@ -1,0 +1,49 @@
+"""`make bench`'s step benchmark (tools/bench_steps.py): FLOPs from the package's own counting, one table in one run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import bench_steps  # noqa: E402
+
+
+def test_flops_per_step_follow_the_multiply_adds_of_the_layout():
+    from flatgap.costs import count_macs
+    from flatgap.models import build_classifier
+
+    config = bench_steps.LAYOUTS["8x8 narrow (16, 32), gap"][0]
+    # conv1: 8*8 positions * 16 filters * 3*3*1; conv2: 8*8 * 32 * 3*3*16; Dense: 32*10
+    assert count_macs(build_classifier(**config)) == 8 * 8 * 16 * 9 + 8 * 8 * 32 * 9 * 16 + 32 * 10
+
+
+def test_every_layout_builds_with_a_fixed_input_size():
+    from flatgap.models import build_classifier
+
+    for name, (config, chapters) in bench_steps.LAYOUTS.items():
+        model = build_classifier(**config)
+        assert None not in model.input_shape[1:], name
+        assert chapters, f"{name}: say which chapters train it"
+
+
+def test_one_run_prints_the_table_with_the_matmul_reference():
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "bench_steps.py"), "--backends", "eigen",
+                          "--layouts", "8x8 pooled (16, 32), flatten"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("One training step") and "GFLOP/s" in lines[1] and "of matmul" in lines[1]
+    (row,) = [line for line in lines if line.startswith("8x8 pooled")]
+    (roof,) = [line for line in lines if line.startswith("matmul 1024")]
+    assert row.split()[-1].endswith("%") and roof.split()[-1] == "100%"
+    assert float(row.split()[-3]) > 0
+
+
+def test_unknown_layouts_are_refused_with_the_known_ones():
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "bench_steps.py"), "--layouts", "9x9 nothing"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "unknown layouts" in out.stderr and "8x8 narrow" in out.stderr
+
+
