@@ -61,42 +61,53 @@ def _median_seconds(fn, repeat: int, number: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _step_seconds(config: dict, jit: bool):
+    """(model, median seconds of one compiled training step of batch :data:`BATCH` on random data)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from flatgap.models import build_classifier
+
+    keras.utils.set_random_seed(0)
+    model = build_classifier(**config)
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((BATCH, *config["input_shape"]), dtype=np.float32))
+    y = tf.constant(rng.integers(0, model.output_shape[-1], BATCH), dtype=tf.int64)
+
+    @tf.function(jit_compile=jit)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            probs = model(x, training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    step(x, y).numpy()  # trace (and compile)
+    return model, _median_seconds(lambda: step(x, y).numpy(), repeat=7, number=20)
+
+
 def measure(backend: str, layouts: list[str]) -> list[dict]:
     """Run in a fresh process whose environment selects ``backend``: one row per layout, then the matmul row."""
+    # isort: off
+    import flatgap  # noqa: F401  (first: quiets TensorFlow before it loads)
     import numpy as np
-
-    import flatgap  # noqa: F401  (first: quiets TensorFlow)
-    import keras
     import tensorflow as tf
+
+    # isort: on
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from flatgap.costs import count_macs
-    from flatgap.models import build_classifier
 
     jit = backend == "xla"
     rows = []
     for name in layouts:
         config = dict(LAYOUTS[name][0])
-        keras.utils.set_random_seed(0)
-        model = build_classifier(**config)
-        optimizer = keras.optimizers.Adam(1e-3)
-        optimizer.build(model.trainable_variables)
-        variables = model.trainable_variables
-        rng = np.random.default_rng(0)
-        x = tf.constant(rng.random((BATCH, *config["input_shape"]), dtype=np.float32))
-        y = tf.constant(rng.integers(0, model.output_shape[-1], BATCH), dtype=tf.int64)
-
-        @tf.function(jit_compile=jit)
-        def step(x, y):
-            with tf.GradientTape() as tape:
-                probs = model(x, training=True)
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
-            optimizer.apply(tape.gradient(loss, variables), variables)
-            return loss
-
-        step(x, y).numpy()  # trace (and compile)
-        seconds = _median_seconds(lambda: step(x, y).numpy(), repeat=7, number=20)
+        model, seconds = _step_seconds(config, jit)
         flops = 2 * 3 * count_macs(model) * BATCH
         rows.append({"layout": name, "backend": backend, "flops": flops, "ms": seconds * 1e3,
                      "gflops": flops / seconds / 1e9, "params": int(model.count_params())})
