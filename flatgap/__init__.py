@@ -15,9 +15,9 @@ The package follows the book's arc; each subpackage's ``__init__`` exports what 
 - :mod:`flatgap.grading` — checkers, the exercise generator, the manifest, the local grader and the score cell.
 - :mod:`flatgap.book` — the book's own tooling: the one notebook writer.
 
-Shared by every part: :mod:`flatgap.data` (the digits, generated canvases, subsets), :mod:`flatgap.repro` (one call
-that seeds everything) and :mod:`flatgap.plotting` (the figure style). ``flatgap._validate`` is machinery: the argument
-checks every helper shares.
+Shared by every part: :mod:`flatgap.data` (the digits, Fashion-MNIST, generated canvases, subsets), :mod:`flatgap.repro`
+(one call that seeds everything) and :mod:`flatgap.plotting` (the figure style). ``flatgap._validate`` is machinery: the
+argument checks every helper shares.
 """
 
 import os as _os

@@ -1,16 +1,8 @@
-"""Data for the course, all of it offline and deterministic from a seed.
+"""Generated canvases: objects placed at chosen or random positions on blank canvases of any size.
 
-Two sources:
-
-1. scikit-learn's bundled handwritten digits (1,797 images of 8x8 pixels, shipped inside the package),
-   returned as float32 NHWC arrays in [0, 1] with a fixed stratified train/test split.
-2. Generated canvases: one object (a digit or a simple drawn shape) placed at a chosen or random
-   position on a blank canvas of any size, with its class label and its bounding box. Position,
-   size and translation experiments control exactly where things are.
-
-Plus :func:`stratified_subset`, a training subset with the same number of images from every class.
-
-Shapes follow the channels-last convention (N, H, W, C) throughout.
+One object per canvas (a digit, a drawn shape, or any (h, w, 1) image such as a 28x28 Fashion-MNIST item) with its
+class label and bounding box, or a few dots to count. Position, size and translation experiments control exactly
+where things are. Everything is deterministic from a seed. Shapes follow the channels-last convention (N, H, W, C).
 """
 
 from __future__ import annotations
@@ -20,26 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from flatgap._validate import non_negative_int, positive_int, size_pair
+from flatgap.data.digits import load_digits_nhwc
 
 SHAPE_NAMES = ("square", "disk", "triangle", "cross")
 """Class names of the drawn shapes, in label order (label 0 is ``"square"``)."""
-
-
-@dataclass(frozen=True)
-class DigitsSplit:
-    """A train/test split of the digits.
-
-    Attributes:
-        x_train: (N_train, H, W, 1) float32 in [0, 1].
-        y_train: (N_train,) int64 class labels 0..9.
-        x_test: (N_test, H, W, 1) float32 in [0, 1].
-        y_test: (N_test,) int64 class labels 0..9.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -56,64 +32,6 @@ class CanvasSet:
     images: np.ndarray
     labels: np.ndarray
     boxes: np.ndarray
-
-
-def upscale(images: np.ndarray, factor: int) -> np.ndarray:
-    """Enlarge images by an integer factor, repeating each pixel (nearest neighbour).
-
-    Args:
-        images: (N, H, W, C) array.
-        factor: integer >= 1.
-
-    Returns:
-        (N, H * factor, W * factor, C) array of the same dtype; ``factor == 1`` returns the input.
-    """
-    factor = positive_int("factor", factor)
-    if not isinstance(images, np.ndarray) or images.ndim != 4:
-        shape = getattr(images, "shape", type(images).__name__)
-        raise ValueError(f"images must be an array of shape (N, H, W, C), got {shape}")
-    if factor == 1:
-        return images
-    return images.repeat(factor, axis=1).repeat(factor, axis=2)
-
-
-def load_digits_nhwc(upscale_factor: int = 1, test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit:
-    """scikit-learn's bundled digits as float32 NHWC in [0, 1], split into stratified train and test sets.
-
-    No download: the 1,797 images ship inside scikit-learn.
-
-    Args:
-        upscale_factor: integer >= 1; each 8x8 image becomes (8 * factor) x (8 * factor).
-        test_fraction: share of the images held out for testing, strictly between 0 and 1.
-        seed: fixes the split (the default split is the course's fixed split).
-
-    Returns:
-        A :class:`DigitsSplit`; with the defaults, x_train is (1347, 8, 8, 1) and x_test (450, 8, 8, 1).
-
-    Example:
-        >>> split = load_digits_nhwc()
-        >>> split.x_train.shape, split.x_test.shape
-        ((1347, 8, 8, 1), (450, 8, 8, 1))
-    """
-    upscale_factor = positive_int("upscale_factor", upscale_factor)
-    if not isinstance(test_fraction, (float, int)) or isinstance(test_fraction, bool) or not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
-    seed = non_negative_int("seed", seed)
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    images = (digits.images / 16.0).astype(np.float32)[..., np.newaxis]
-    labels = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=test_fraction, stratify=labels, random_state=seed
-    )
-    return DigitsSplit(
-        upscale(np.ascontiguousarray(x_train), upscale_factor),
-        y_train,
-        upscale(np.ascontiguousarray(x_test), upscale_factor),
-        y_test,
-    )
 
 
 def draw_shape(name: str, size: int) -> np.ndarray:
@@ -243,7 +161,8 @@ def place_at_random(images: np.ndarray, labels: np.ndarray, canvas_size, seed: i
     so a training set keeps all of its images (only their position changes).
 
     Args:
-        images: (N, h, w, 1) objects (e.g. the 8x8 digits of :func:`load_digits_nhwc`). labels: (N,) their classes.
+        images: (N, h, w, 1) objects of any size (the 8x8 digits of :func:`load_digits_nhwc`, the 28x28 items of
+            :func:`~flatgap.data.fashion_mnist.load_fashion_mnist`). labels: (N,) their classes.
         canvas_size: int or (height, width) of the canvases, at least the object's size plus the margins.
         seed: fixes the positions. margin: minimum distance in pixels between an object and the border.
 
@@ -291,45 +210,6 @@ def quadrant_labels(boxes: np.ndarray, canvas_size) -> np.ndarray:
     centre_row = (boxes[:, 0] + boxes[:, 2]) / 2
     centre_col = (boxes[:, 1] + boxes[:, 3]) / 2
     return ((centre_row >= height / 2).astype(np.int64) * 2 + (centre_col >= width / 2)).astype(np.int64)
-
-
-def stratified_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` examples with the same number from every class, without replacement.
-
-    Args:
-        x: (N, ...) inputs, for example (N, H, W, C) images.
-        y: (N,) integer class labels.
-        n: size of the subset; a multiple of the number of classes in ``y``, at most ``N``.
-        seed: fixes which examples are drawn.
-
-    Returns:
-        ``(x_sub, y_sub)``: (n, ...) and (n,), in the order of the original arrays.
-
-    Example:
-        >>> x, y = np.arange(20).reshape(20, 1), np.repeat([0, 1], 10)
-        >>> xs, ys = stratified_subset(x, y, 4, seed=0)
-        >>> xs.shape, np.bincount(ys).tolist()
-        ((4, 1), [2, 2])
-    """
-    x, y = np.asarray(x), np.asarray(y)
-    if y.ndim != 1 or len(x) != len(y):
-        raise ValueError(f"x and y must hold one label per example, got x {x.shape} and y {y.shape}")
-    n = positive_int("n", n)
-    seed = non_negative_int("seed", seed)
-    classes = np.unique(y)
-    if n % len(classes):
-        raise ValueError(f"n must be a multiple of the number of classes ({len(classes)}), got {n}")
-    per_class = n // len(classes)
-    smallest = int(np.bincount(np.searchsorted(classes, y)).min())
-    if per_class > smallest:
-        raise ValueError(
-            f"n={n} needs {per_class} examples of every class, but the rarest class has only {smallest}"
-        )
-    rng = np.random.default_rng(seed)
-    picks = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in classes])
-    picks.sort()
-    return x[picks], y[picks]
-
 
 
 def make_counting_canvases(n: int, canvas_size, counts=(1, 2, 3, 4), object_size: int = 1, spacing: int = 4,
