@@ -21,8 +21,8 @@ happened and never stops the batch.
 
 Two notebooks with one student id are both graded and both marked ``duplicate``: the instructor picks.
 
-**Resuming.** Each result is stored in ``OUT/results/`` under a key made of the notebook's bytes (SHA-256), the
-exercise, the seed, the package version and the limits; a re-run (the seed is kept in ``OUT/class.json``) reuses
+**Resuming.** Each result is stored in ``OUT/results/`` under a key made of the notebook's bytes (SHA-256) and file
+name, the exercise, the seed, the package version and the limits; a re-run (the seed is kept in ``OUT/class.json``) reuses
 every stored result and grades only what is new or changed (``--retry`` also grades again what could not be graded).
 """
 
@@ -40,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -335,10 +336,12 @@ def _version() -> str:
     return __version__
 
 
-def result_key(path: Path, exercise: str, seed: int, limits: Limits) -> str:
-    """The key of a stored result: the notebook's bytes, the exercise, the seed, the package version, the limits."""
+def result_key(path: Path, file: str, exercise: str, seed: int, limits: Limits) -> str:
+    """The key of a stored result: the notebook's bytes and its ``file`` name in the submissions (two students'
+    identical copies are two results, each titled by its own file), the exercise, the seed, the package version and
+    the limits."""
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(f"|{exercise}|{seed}|{_version()}|{limits.key()}".encode())
+    digest.update(f"|{file}|{exercise}|{seed}|{_version()}|{limits.key()}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -359,6 +362,7 @@ def grade_class(submissions: Path, out: Path, exercise: str, seed: int, limits: 
     """
     store = out / "results"
     store.mkdir(parents=True, exist_ok=True)
+    printing = threading.Lock()  # one worker's line at a time
     with tempfile.TemporaryDirectory(prefix="flatgap-class-") as workdir:
         rows = collect(submissions, Path(workdir), limits)
         to_grade = []
@@ -372,7 +376,7 @@ def grade_class(submissions: Path, out: Path, exercise: str, seed: int, limits: 
         mark_duplicates(rows)
 
         def grade_row(row: Row) -> None:
-            stored = store / f"{result_key(row.source, exercise, seed, limits)}.json"
+            stored = store / f"{result_key(row.source, row.file, exercise, seed, limits)}.json"
             kept = json.loads(stored.read_text()) if stored.exists() else None
             if kept is not None and not (retry and kept["record"] is None):
                 row.record, problem, row.seconds, row.reused = kept["record"], kept["reason"], kept["seconds"], True
@@ -384,7 +388,8 @@ def grade_class(submissions: Path, out: Path, exercise: str, seed: int, limits: 
             if row.record is None:
                 row.status, row.reason = NOT_GRADED, problem
             score = f"{row.record['score']} / {row.record['total']} points" if row.record else f"not graded: {problem}"
-            progress(f"{row.file}: {score} ({row.seconds:.1f} s){again}")
+            with printing:
+                progress(f"{row.file}: {score} ({row.seconds:.1f} s){again}")
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             list(pool.map(grade_row, to_grade))
