@@ -241,16 +241,14 @@ def mark_duplicates(rows: list[Row]) -> None:
 
 def _end_marked_processes(mark: str) -> None:
     """Kill every process whose environment carries ``PROCESS_MARK=mark`` (a kernel runs in its own session, so
-    killing the child's process group alone would leave it running)."""
-    try:
-        import psutil
-    except ImportError:  # ipykernel needs psutil; without it only the process group is ended
-        return
-    for process in psutil.process_iter():
+    killing the child's process group alone would leave it running). Linux: read from ``/proc``; elsewhere only
+    the process group is ended."""
+    wanted = f"{PROCESS_MARK}={mark}".encode()
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
-            if process.environ().get(PROCESS_MARK) == mark:
-                process.kill()
-        except (psutil.Error, OSError):
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):  # gone meanwhile, or not ours to read
             continue
 
 

@@ -77,8 +77,11 @@ VISIBILITY = "visible"
 
 
 def build_wheel(outdir: Path) -> Path:
-    """Build the package's wheel with ``python -m build`` (as ``make dist`` does) into ``outdir``; its path."""
-    process = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir), str(REPOSITORY)], capture_output=True, text=True)
+    """Build the package's wheel with ``python -m build`` (as ``make dist`` does) into ``outdir``; its path.
+
+    The sdist is built first and the wheel from it, outside the source tree (no ``build/`` folder is left in it).
+    """
+    process = subprocess.run([sys.executable, "-m", "build", "--outdir", str(outdir), str(REPOSITORY)], capture_output=True, text=True)
     wheels = sorted(outdir.glob("flatgap-*.whl"))
     if process.returncode != 0 or not wheels:
         raise ValueError(f"python -m build could not build the wheel: {(process.stderr or process.stdout).strip().splitlines()[-1:]}")
