@@ -10,13 +10,15 @@ export PYTHONHASHSEED := 0
 # One notebook runs at a time and may use both cores (OpenMP threads for NumPy and TensorFlow kernels).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: help venv book test unit bench grade exercises sync lab lint clean clean-cache nbval dist learner pdf
+.PHONY: help venv book test unit bench grade grade-class gradescope exercises sync lab lint clean clean-cache nbval dist learner pdf
 
 help:
 	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
 	@echo "make test       set up .venv and run every test (book build included)"
 	@echo "make lab        open the notebooks in JupyterLab"
 	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one, SEED=n to repeat a run)"
+	@echo "make grade-class SUBMISSIONS=<folder or LMS zip> EX=ex1   grade a class into grades/<exercise>/ (OUT=, SEED=, WORKERS=)"
+	@echo "make gradescope EX=ex1   build the Gradescope autograder zip into _build/gradescope/"
 	@echo "make exercises  regenerate exercises/ and the grading manifest from solutions/"
 	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
 	@echo "make bench      per-notebook and build times, NumPy speed ratios, and each layout's training step against the matmul roofline"
@@ -54,6 +56,16 @@ bench: $(STAMP)
 
 grade: $(STAMP)
 	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb) $(if $(SEED),--seed $(SEED))
+
+# A class: every notebook of a folder or an LMS's zip, into a gradebook CSV, feedback per student and a summary.
+grade-class: $(STAMP)
+	@test -n "$(SUBMISSIONS)" -a -n "$(EX)" || { echo "usage: make grade-class SUBMISSIONS=<folder or zip> EX=ex1 [OUT=folder] [SEED=n] [WORKERS=n]"; exit 2; }
+	$(VENV)/bin/python -m flatgap.grading.cli class "$(SUBMISSIONS)" --exercise $(EX) $(if $(OUT),--out "$(OUT)") $(if $(SEED),--seed $(SEED)) $(if $(WORKERS),--workers $(WORKERS))
+
+# The Gradescope autograder of one exercise (python -m build makes the wheel it installs: online, like make dist).
+gradescope: $(STAMP)
+	@test -n "$(EX)" || { echo "usage: make gradescope EX=ex1"; exit 2; }
+	$(VENV)/bin/python -m flatgap.grading.gradescope build --exercise $(EX)
 
 exercises: $(STAMP)
 	$(VENV)/bin/python -m flatgap.grading.generate

@@ -6,6 +6,8 @@ prints (``--seed`` repeats a run). A table lists every question of the course's 
 whether it passed, and the checker's message when it did not. The exit status is 0 whenever the notebooks
 could be run, whatever the score (the table is a report); it is 2 when a notebook could not be run at
 all, and the reason is printed in one sentence.
+
+``flatgap-grade class SUBMISSIONS --exercise exN`` grades a whole class (:mod:`flatgap.grading.batch`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from flatgap.grading.runner import CannotRun, grade_notebook
 
 def main(argv: list[str] | None = None) -> int:
     from flatgap.grading.harness import new_seed
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["class"]:  # flatgap-grade class SUBMISSIONS --exercise exN: a whole class (flatgap.grading.batch)
+        from flatgap.grading.batch import main as grade_class
+
+        return grade_class(argv[1:])
 
     parser = argparse.ArgumentParser(
         prog="python -m flatgap.grading.cli",
