@@ -207,7 +207,8 @@ def check_binomial_kernel(binomial_kernel) -> None:
     __tracebackhide__ = True
     check = Check(binomial_kernel, "binomial_kernel")
     fixed = [3, 1, 2, 5, 4, 7]
-    sizes = fixed + [int(s) for s in check.fresh.integers(2, 10, size=RANDOM_CASES)]
+    # fresh sizes from 10 to 20 as well: beyond any table of the rows a student might type in
+    sizes = fixed + [int(check.fresh.integers(2, 10)), *(int(s) for s in check.fresh.integers(10, 21, size=RANDOM_CASES - 1))]
     for i, size in enumerate(sizes):
         text = f"binomial_kernel({size})"
         text = text if i < len(fixed) else check.random(text)
