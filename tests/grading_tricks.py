@@ -63,8 +63,8 @@ EX1_BODIES = {
         "    list(pool.map(pixel, range(oh * ow)))",
         "return out + b, (x, w, b)",
     ],
-    # softmax_cross_entropy is wrong; the writer thread (a cell below) rewrites its result file
-    "ex1-q7": ["return 0.0, np.zeros(logits.shape)"],
+    # softmax_cross_entropy is wrong; the writer thread (defined in a cell below, started by the call) rewrites its result file
+    "ex1-q7": ["start_writer()", "return 0.0, np.zeros(logits.shape)"],
     # frame peeking: an int whose float() is the checker's expected value
     "ex1-q8": [
         "import sys",
@@ -154,7 +154,9 @@ def rewrite():  # rewrites every result file of ex1-q7 to "passed", as soon as i
         time.sleep(0.0005)
 
 
-threading.Thread(target=rewrite, daemon=True).start()'''
+def start_writer():
+    if not any(t.name == "writer" for t in threading.enumerate()):
+        threading.Thread(target=rewrite, name="writer", daemon=True).start()'''
 
 POISONED_CACHE = '''\
 import importlib.machinery, os, sys
@@ -250,22 +252,19 @@ EX4_TRICKS = {
 }
 
 EX4_MORE_TRICKS = {
-    # a per-pixel library call through map(functools.partial(...)): no Python loop in the student's own lines
+    # a loop over images and channels in a helper whose code claims to be numpy's (co_filename spoofing)
     "ex4-q1": [
-        "import functools, itertools",
         "rows, cols = (output_size, output_size) if isinstance(output_size, int) else output_size",
-        "n, h, w, c = x.shape",
-        "def cell(x, i, j, m, k):",
-        "    return np.mean(x[m, i * h // rows : -(-(i + 1) * h // rows), j * w // cols : -(-(j + 1) * w // cols), k])",
-        "values = list(itertools.starmap(functools.partial(cell, x), itertools.product(range(rows), range(cols), range(n), range(c))))",
-        "return np.array(values).reshape(rows, cols, n, c).transpose(2, 0, 1, 3)",
-    ],
-    # a loop in a helper whose code claims to be numpy's (co_filename spoofing)
-    "ex4-q2": [
-        "z = np.maximum(x, 1e-6)",
-        "out = np.zeros((x.shape[0], x.shape[3]))",
-        "SPOOFED(z, p, out)",
+        "out = np.zeros((x.shape[0], rows, cols, x.shape[3]))",
+        "SPOOFED(x, rows, cols, out)",
         "return out",
+    ],
+    # a loop over channels that runs in C and library code: map(functools.partial(np.mean, ...)) over the channels
+    "ex4-q2": [
+        "import functools",
+        "z = np.maximum(x, 1e-6) ** p",
+        "means = list(map(functools.partial(np.mean, axis=(1, 2)), np.moveaxis(z, 3, 0)))",
+        "return np.stack(means, axis=1) ** (1.0 / p)",
     ],
 }
 
@@ -273,10 +272,13 @@ SPOOFED_HELPER = '''\
 import numpy, os
 
 _source = """
-def SPOOFED(z, p, out):
-    for m in range(z.shape[0]):
-        for k in range(z.shape[3]):
-            out[m, k] = (z[m, :, :, k] ** p).mean() ** (1.0 / p)
+def SPOOFED(x, rows, cols, out):
+    n, h, w, c = x.shape
+    for i in range(rows):
+        for j in range(cols):
+            for m in range(n):
+                for k in range(c):
+                    out[m, i, j, k] = x[m, i * h // rows : -(-(i + 1) * h // rows), j * w // cols : -(-(j + 1) * w // cols), k].mean()
 """
 exec(compile(_source, os.path.join(os.path.dirname(numpy.__file__), "core", "numeric.py"), "exec"))'''
 
@@ -323,7 +325,7 @@ def ex4_tricks():
 
 
 def ex4_more_tricks(endless: bool = True):
-    """Exercise 4: q1 map over a library call, q2 co_filename spoofing, q6 defined in a cell that never ends."""
+    """Exercise 4: q1 co_filename spoofing, q2 map over a library call, q6 defined in a cell that never ends."""
     notebook = replace_regions(solution("ex4_beyond_two_heads"), lambda region: EX4_MORE_TRICKS[region.question], questions=set(EX4_MORE_TRICKS))
     insert_after(notebook, "from flatgap.grading.ex4 import", SPOOFED_HELPER)
     if endless:
@@ -346,8 +348,8 @@ TRICKS = [  # (trick, notebook, question)
     ("fixed busy loop diluting the tolerance", "ex4", "ex4-q2"),
     ("binomial kernel from a table of rows 1-9", "ex4", "ex4-q5"),
     ("thread-pool loop over pixels (blur)", "ex4", "ex4-q6"),
-    ("map(functools.partial(...)) over a library call", "ex4b", "ex4-q1"),
-    ("co_filename spoofed to numpy's", "ex4b", "ex4-q2"),
+    ("co_filename spoofed to numpy's", "ex4b", "ex4-q1"),
+    ("map(functools.partial(np.mean)) over channels", "ex4b", "ex4-q2"),
     ("endless cell that swallows KeyboardInterrupt", "ex4b", "ex4-q6"),
 ]
 

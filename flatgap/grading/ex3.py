@@ -197,7 +197,15 @@ def check_gap_dilution(gap_dilution) -> None:
             got,
             h * w / (nh * nw),
             "the factor H*W / (H'*W')",
-            hints=[(nh * nw / (h * w), "the ratio is upside down: the padded map averages the same sum over MORE positions, so the factor is below 1"), (h / nh, "both axes grow: H*W / (H'*W')")],
+            hints=[
+                (nh * nw / (h * w), "the ratio is upside down: the padded map averages the same sum over MORE positions, so the factor is below 1"),
+                (
+                    (h * w / (nh * nw)) ** 0.5,
+                    "the factor is H*W / (H'*W'): both axes grow, and no square root" if np.isclose((h * w / (nh * nw)) ** 0.5, h / nh)
+                    else "take no square root: the factor is the ratio of the numbers of positions, H*W / (H'*W')",
+                ),
+                (h / nh, "both axes grow: H*W / (H'*W')"),
+            ],
         )
     # The identity the factor expresses, on random maps: GAP of the zero-padded maps = GAP of the maps x factor.
     x = case_rng(700).random((2, 7, 7, 3))

@@ -355,8 +355,9 @@ class Check:
             )
         if measured.get("old_threads"):
             raise AssertionError(
-                f"{text}: your code handed work to a thread that was started before the call (a thread pool made in another cell?), "
-                "where the grader cannot count what runs; do the work with NumPy operations on whole arrays instead"
+                f"{text}: a thread started before the call (in another cell: a thread pool, a background loop) used the CPU while "
+                "it ran; the grader cannot count what such a thread runs, so it cannot tell whether your code is vectorized — stop "
+                "that thread, and do the work with NumPy operations on whole arrays"
             )
         return value, measured
 

@@ -236,10 +236,12 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
         request_path, result_path = (str(Path(workdir) / f"{token}-{kind}-{number}.json") for kind in ("request", "result"))
         Path(request_path).write_text(json.dumps(payload), encoding="utf-8")
         code = f"__import__('sys').modules['_flatgap_kernel_{token}'].serve(globals(), {request_path!r}, {result_path!r}, __import__('sys').modules['_flatgap_kernel_{token}'].libraries, __import__('sys').modules['_flatgap_kernel_{token}'].restore)"
+        started = time.monotonic()
         try:
             executed = await run(code, False, limit)
         except DeadKernelError:
-            raise _KernelStopped(_Death(await _exit_code(client), None, question.id)) from None
+            late = time.monotonic() - started >= limit - GRACE
+            raise _KernelStopped(_Death(await _exit_code(client), None, question.id, timed_out=late)) from None
         except _Late:
             raise _KernelStopped(_Death(None, None, question.id, timed_out=True)) from None
         try:
@@ -272,8 +274,8 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
             started = time.perf_counter()
             try:
                 executed = await run(cell.source, True, timeout + GRACE)
-            except DeadKernelError:
-                session.death = _Death(await _exit_code(client), cell, None)
+            except DeadKernelError:  # past the limit, the interrupts nbclient sends may end the kernel: a timeout still
+                session.death = _Death(await _exit_code(client), cell, None, timed_out=time.perf_counter() - started >= timeout)
                 return session
             except _Late:
                 session.death = _Death(None, cell, None, timed_out=True)
@@ -287,13 +289,18 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
                 raised = f"{error[0]}: {error[1]}" if error[1] else error[0]
                 session.notes.append(f"code cell {cell.number} raised {raised} — graded questions whose code comes after it may fail because of it")
         for question in questions:
-            started = time.monotonic()
             if not _runs_in_kernel(submission.exercise, question):
-                def call(payload, question=question, started=started):
-                    remaining = timeout - (time.monotonic() - started)
+                spent = [0.0]  # seconds the student's code had in the kernel for this question (the grader's own time is free)
+
+                def call(payload, question=question, spent=spent):
+                    remaining = timeout - spent[0]
                     if remaining <= 0:
                         raise _KernelStopped(_Death(None, None, question.id, timed_out=True))
-                    return asyncio.run_coroutine_threadsafe(request(question, payload, remaining + GRACE), loop).result()
+                    started = time.monotonic()
+                    try:
+                        return asyncio.run_coroutine_threadsafe(request(question, payload, remaining + GRACE), loop).result()
+                    finally:
+                        spent[0] += time.monotonic() - started
 
                 student = _InKernel(question.function, call, timeout)
                 try:
