@@ -324,10 +324,26 @@ def ex4_tricks():
     return notebook
 
 
-def ex4_more_tricks(endless: bool = True):
-    """Exercise 4: q1 co_filename spoofing, q2 map over a library call, q6 defined in a cell that never ends."""
-    notebook = replace_regions(solution("ex4_beyond_two_heads"), lambda region: EX4_MORE_TRICKS[region.question], questions=set(EX4_MORE_TRICKS))
-    insert_after(notebook, "from flatgap.grading.ex4 import", SPOOFED_HELPER)
+SLOW_BODY = {  # a correct answer that is slow: every call sleeps for longer than the test's limit of one check
+    "ex4-q4": ["import time", "time.sleep(SLOW_SECONDS)", "n, h, w, _ = x.shape",
+               "def axis(size):", "    return (2 * np.arange(size) - (size - 1)) / max(size - 1, 1)",
+               "rows, cols = np.meshgrid(axis(h), axis(w), indexing='ij')",
+               "channels = [rows, cols] + ([np.sqrt(rows**2 + cols**2)] if with_r else [])",
+               "return np.concatenate([x, np.broadcast_to(np.stack(channels, axis=-1), (n, h, w, len(channels)))], axis=-1)"],
+}
+
+SCRATCH_REDEFINITION = """\
+def binomial_kernel(size):  # a scratch cell after the graded one: trying something else
+    return np.full((size, size), 1 / size**2)"""
+
+
+def ex4_more_tricks(endless: bool = True, slow: float | None = None):
+    """Exercise 4: q1 co_filename spoofing, q2 map over a library call, q5 redefined in a scratch cell after its
+    graded cell, q6 defined in a cell that never ends; with ``slow``, q4 correct but sleeping ``slow`` s per call."""
+    bodies = EX4_MORE_TRICKS | (SLOW_BODY if slow else {})
+    notebook = replace_regions(solution("ex4_beyond_two_heads"), lambda region: bodies[region.question], questions=set(bodies))
+    insert_after(notebook, "from flatgap.grading.ex4 import", SPOOFED_HELPER + (f"\n\nSLOW_SECONDS = {slow!r}" if slow else ""))
+    insert_after(notebook, "# graded: ex4-q5", SCRATCH_REDEFINITION)
     if endless:
         cell = next(c for c in notebook.cells if c.source.startswith("def blur_downsample"))
         cell.source += "\n\n\n" + ENDLESS_CELL
