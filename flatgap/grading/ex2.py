@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap.grading.harness import Check, in_kernel, case_rng, describe, keras_module, model_layers
+from flatgap.grading.harness import Check, case_rng, describe, in_kernel, keras_module, model_layers
 from flatgap.models.heads import get_head
 
 __all__ = [

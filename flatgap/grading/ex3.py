@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap.grading.harness import Check, in_kernel, case_rng
+from flatgap.grading.harness import Check, case_rng, in_kernel
 
 __all__ = [
     "check_shift_images",

@@ -301,7 +301,7 @@ def check_blur_downsample(blur_downsample) -> None:
     fixed = [((2, 8, 8, 3), 3, 2), ((1, 7, 5, 2), 3, 2), ((1, 9, 9, 1), 5, 2), ((2, 6, 7, 2), 2, 2), ((1, 6, 6, 3), 3, 1), ((1, 10, 10, 1), 4, 3)]
 
     def draw(rng):
-        size, stride = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        size, stride = int(rng.integers(1, 10)), int(rng.integers(1, 4))  # kernels up to 9: larger than any fixed case
         return _random_shape(rng, (size // 2 + 1, 12), 4), size, stride
 
     for x, size, stride, name in _cases(check, 880, fixed, draw):

@@ -21,14 +21,14 @@ Keras is imported only by :func:`keras_module`, so exercise 1 (NumPy) needs no T
 from __future__ import annotations
 
 import contextlib
-import copy
-import inspect
 import os
 import secrets
 import zlib
 
 import numpy as np
 
+from flatgap.grading.kernelside import _parameter_names
+from flatgap.grading.kernelside import _read_only as _guarded
 from flatgap.grading.tracing import is_library, library_calls
 
 SEED = 2024
@@ -114,24 +114,6 @@ def _same(a, b) -> bool:
         return bool(a == b)
     except Exception:
         return a is b
-
-
-def _guarded(value):
-    """What the student's function receives: a read-only copy of an array, a copy of a list or dict."""
-    if isinstance(value, np.ndarray):
-        guarded = value.copy()
-        guarded.setflags(write=False)
-        return guarded
-    if isinstance(value, (list, dict)):
-        return copy.deepcopy(value)
-    return value
-
-
-def _parameter_names(fn) -> list[str]:
-    try:
-        return list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return []
 
 
 def in_kernel(checker):
@@ -228,8 +210,13 @@ class Check:
         return f"{text} (random case, seed {self.seed})"
 
     def _too_slow(self, text: str) -> str:
-        limit = f" (the limit is {self.student.timeout:g} s" if self.student is not None and self.student.timeout else " (the limit"
-        return f"{text} did not return in time{limit}; if your code is correct but slow, raise it with --timeout, e.g. make grade TIMEOUT=600) — or look for an endless loop"
+        timeout = getattr(self.student, "timeout", None)
+        if timeout:
+            return (
+                f"{text} did not return within {timeout:g} s, the limit of one check: if your code is correct but slow, raise "
+                "the limit with --timeout (python -m flatgap.grading.cli NOTEBOOK --timeout 600); otherwise look for an endless loop"
+            )
+        return f"{text} was interrupted before it returned: it ran too long (an endless loop, or code much slower than it needs to be?)"
 
     def _answer(self, text: str, response: dict, args, error_hint: str | None = None):
         """The decoded value of a call's response, or the AssertionError that says what went wrong."""

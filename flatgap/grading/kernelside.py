@@ -279,7 +279,7 @@ def call_function(fn, encoded_args: list, measure: dict | None = None, libraries
         }
         response["raised"] = result  # in process only: serve() sends the data above, never the object
         return response
-    response["changed"] = [i for i, (a, g) in enumerate(zip(args, guarded)) if isinstance(a, (np.ndarray, list, dict)) and not _same(a, g)]
+    response["changed"] = [i for i, (a, g) in enumerate(zip(args, guarded, strict=True)) if isinstance(a, (np.ndarray, list, dict)) and not _same(a, g)]
     response["shares"] = [i for i, g in enumerate(guarded) if isinstance(g, np.ndarray) and any(np.shares_memory(r, g) for r in _arrays(result))]
     try:
         response["value"] = encode(result, "the value returned")

@@ -1,19 +1,27 @@
-"""The grader: run a student's notebook once, then run every question's check itself, in the same kernel.
+"""The grader: run a student's notebook once, then check every question in this process, the kernel only computing.
 
 1. The notebook is read once into a :class:`~flatgap.grading.submission.Submission`: its cells matched to
    the manifest (graded cells found, restored or ignored, with notes).
 2. A fresh kernel of the current Python environment starts in the notebook's folder (the file is never
-   modified). The grader's first request installs :mod:`flatgap.grading.checkrun` under a name drawn for
-   this run, before any of the notebook's code runs.
+   modified). The grader's first request installs, under names drawn for this run and before any of the
+   notebook's code runs, :mod:`flatgap.grading.kernelside` (which calls the student's functions and returns plain
+   data) and :mod:`flatgap.grading.checkrun` (its record of the standard modules, put back before each call).
 3. The notebook's code cells run in order, every one even after an error; its graded cells and score cell
-   are not run (the grader runs the checks itself). A cell that runs longer than ``timeout`` is interrupted.
-4. For each question of the manifest, the grader sends its own execution request: the course's checker,
-   freshly imported, called on the student's function with the grading seed (drawn now, printed, or
-   given), its structured result written as one token-tagged JSON line to a file the grader names.
+   are not run. A cell that runs longer than ``timeout`` is interrupted; one that ignores the interrupt gets its
+   kernel killed ``GRACE`` seconds later, and the notebook runs again without it.
+4. For each question of the manifest, the course's checker runs *here*, in the grader's process, with the
+   grading seed (drawn now, printed, or given). Each time it calls the student's function, the inputs go to the
+   kernel as plain data (:func:`flatgap.grading.kernelside.encode`), the kernel calls the function and writes its
+   result, as plain data again, to a file the grader names; expected values, comparisons, hints and the verdict
+   never leave this process. A question's calls share ``timeout`` seconds of the kernel's time; past it, the
+   kernel is killed and the question fails with the limit and how to raise it. The questions whose functions take
+   or return Keras models (checkers marked :func:`~flatgap.grading.harness.in_kernel`) are checked inside the
+   kernel instead, on a freshly imported copy of the checking code, as the score cell does.
 
-When the kernel stops (``exit()``, ``os._exit``, a crash, the system killing it), the message says which
-cell or which check stopped it and how (exit status or signal); the grader runs the notebook again without
-that cell, or without re-checking that question, up to :data:`MAX_RUNS` times.
+When the kernel stops (``exit()``, ``os._exit``, a crash, the system killing it, a time limit), the message says
+which cell or which check stopped it and how (exit status or signal); the grader runs the notebook again without
+that cell, or without re-checking that question, up to :data:`MAX_RUNS` times. The whole run is bounded by
+``limit`` seconds (:func:`run_limit`); whatever happens, it ends with a table.
 """
 
 from __future__ import annotations
@@ -221,7 +229,7 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
         budget = min(limit, deadline - time.monotonic())
         try:
             await asyncio.wait_for(client.async_execute_cell(cell, len(client.nb.cells) - 1, store_history=history), max(budget, 0.1))
-        except asyncio.TimeoutError:
+        except TimeoutError:  # asyncio.TimeoutError is TimeoutError since Python 3.11
             try:
                 await client.km.shutdown_kernel(now=True)  # SIGKILL: an interrupt may be ignored
             except Exception:
@@ -436,7 +444,7 @@ def grade_submission(submission: Submission, cwd, seed: int | None = None, timeo
     skip: set[int] = set()
     start = time.perf_counter()
     deadline = time.monotonic() + limit
-    unchecked = "not checked"
+    unchecked, how = "not checked", ""
     with tempfile.TemporaryDirectory(prefix="flatgap-grade-") as workdir:
         for run_number in range(MAX_RUNS + 1):
             if run_number == MAX_RUNS:
