@@ -195,6 +195,15 @@ def ex1_tricks():
     return notebook
 
 
+def ex1_global_tricks_with_correct_answers():
+    """The tricks of exercise 1 that change the kernel for everyone (numpy proxy, JSON encoder, replaced grader
+    module, poisoned importer cache, a running writer thread), beside the solution's correct answers."""
+    notebook = solution("ex1_numpy_layers")
+    for source in (POISONED_CACHE, WRITER_THREAD + "\n\n\nstart_writer()", REPLACED_GRADER, JSON_ENCODER, NUMPY_PROXY):
+        insert_after(notebook, "from flatgap.grading.ex1 import", source)
+    return notebook
+
+
 # --- exercise 4: vectorization tricks, a table, an honest thread pool, controls ---------------------------
 
 EX4_TRICKS = {
@@ -375,7 +384,7 @@ NOTEBOOKS = {"ex1": ("ex1_numpy_layers", ex1_tricks), "ex4": ("ex4_beyond_two_he
 
 
 def main() -> None:
-    """Grade the trick notebooks, print points per trick (``python tests/grading_tricks.py [seed] [timeout] [ex1,ex4,ex4b,ex4b-no-endless]``)."""
+    """Grade the trick notebooks, print points per trick (``python tests/grading_tricks.py [seed] [timeout] [ex1,ex4,ex4b,ex4b-no-endless,ex1-global]``)."""
     import tempfile
     import time
 
@@ -385,12 +394,15 @@ def main() -> None:
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 20
     grades = {}
     keys = sys.argv[3].split(",") if len(sys.argv) > 3 else list(NOTEBOOKS)
-    notebooks = NOTEBOOKS | {"ex4b-no-endless": ("ex4_beyond_two_heads", lambda: ex4_more_tricks(endless=False))}
+    notebooks = NOTEBOOKS | {
+        "ex4b-no-endless": ("ex4_beyond_two_heads", lambda: ex4_more_tricks(endless=False)),
+        "ex1-global": ("ex1_numpy_layers", ex1_global_tricks_with_correct_answers),  # slow (a busy thread): not in the tests
+    }
     for key in keys:
         name, build = notebooks[key]
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
-            grades[key.split("-")[0]] = grade(build(), folder, f"{name}.ipynb", seed=seed, timeout=timeout)
+            grades[key if key == "ex1-global" else key.split("-")[0]] = grade(build(), folder, f"{name}.ipynb", seed=seed, timeout=timeout)
             print(f"{key}: graded in {time.perf_counter() - started:.1f} s", flush=True)
     for trick, key, question in TRICKS + CONTROL_QUESTIONS:
         if key not in grades:
