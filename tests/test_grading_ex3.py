@@ -27,6 +27,7 @@ def test_ex3_checkers(capsys):
     assert "MINUS" in failure(checks.check_generalization_gap, lambda runs, head: (-gap(runs, head)[0], gap(runs, head)[1]))
     assert "centre the maps" in failure(checks.check_pad_to, lambda x, h, w: np.pad(x, ((0, 0), (0, h - x.shape[1]), (0, w - x.shape[2]), (0, 0))))
     assert "upside down" in failure(checks.check_gap_dilution, lambda h, w, nh, nw: nh * nw / (h * w))
+    assert "no square root" in failure(checks.check_gap_dilution, lambda h, w, nh, nw: (h * w / (nh * nw)) ** 0.5)
 
 
 def test_shift_images_returns_a_new_array_and_counts_are_ints():

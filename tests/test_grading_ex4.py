@@ -53,6 +53,19 @@ def row_softmax(x, v):
     return e / e.sum(axis=2, keepdims=True)
 
 
+def linspace_coords(x, with_r=False):
+    n, h, w, _ = x.shape
+    rows, cols = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    extra = [rows, cols] + ([np.sqrt(rows**2 + cols**2)] if with_r else [])
+    return np.concatenate([x, np.broadcast_to(np.stack(extra, -1), (n, h, w, len(extra)))], axis=-1)
+
+
+def batch_max_softmax(x, v):
+    s = x @ v
+    e = np.exp(s - s.max())  # the batch's maximum, not each image's
+    return e / e.sum(axis=(1, 2), keepdims=True)
+
+
 MISTAKES = [
     (checks.check_adaptive_avg_pool, checks._floor_windows, "round the end UP"),
     (checks.check_adaptive_avg_pool, lambda x, size: pooling.adaptive_avg_pool_forward(x, size)[0].reshape(x.shape[0], -1), "return the grid (N, rows, cols, C)"),
@@ -71,7 +84,16 @@ MISTAKES = [
     (checks.check_binomial_kernel, lambda size: body.binomial_kernel(size).sum(axis=0), "the kernel is 2-D"),
     (checks.check_blur_downsample, lambda x, size, stride: x[:, ::stride, ::stride], "blur before you subsample"),
     (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "constant"), "not with zeros"),
-    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "symmetric"), "'symmetric' repeats it"),
+    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "symmetric"), "'symmetric' (SciPy's mode='reflect') repeats it"),
+    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "edge"), "your padding repeats the edge pixel (mode 'edge' or 'symmetric', the same with a pad of 1)"),
+    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "reflect", swap=True), "the pads before and after are swapped"),
+    (checks.check_blur_downsample, lambda x, size, stride: checks._blurred(x, size, stride, "reflect", offset=1), "yours start at 1"),
+    (checks.check_adaptive_avg_pool, checks._fixed_windows, "your windows all have the same size"),
+    (checks.check_adaptive_avg_pool, checks._swapped_windows, "H and W are swapped"),
+    (checks.check_gem_pool, lambda x, p: (np.maximum(x, 0) ** p).mean(axis=(1, 2)) ** (1 / p), "clamp at 1e-6, not at 0"),
+    (checks.check_add_coords, linspace_coords, "an axis of length 1 has a single coordinate, its centre 0"),
+    (checks.check_binomial_kernel, lambda size: body.binomial_kernel(size + 1), "your row of Pascal's triangle is one too long"),
+    (checks.check_attention_weights, batch_max_softmax, "you subtracted the largest score of the whole batch"),
     (checks.check_blur_downsample, lambda x, size, stride: body.blur_downsample(x, size, 1), "keep every stride-th pixel"),
 ]
 

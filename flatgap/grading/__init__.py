@@ -24,9 +24,11 @@ The pieces, and the conventions they share (``exercises/README.md`` tells studen
   :mod:`flatgap.grading.tracing` measures what code does when it runs (lines executed, libraries called).
 - The grader (``make grade``, :mod:`flatgap.grading.cli`): :mod:`flatgap.grading.submission` reads a
   student's notebook once and matches its cells to the manifest; :mod:`flatgap.grading.runner` runs it once
-  in a fresh kernel, then runs every question's check itself through :mod:`flatgap.grading.checkrun`, inside
-  that kernel, on a freshly imported copy of the checking code, and reads a token-tagged structured result;
-  :mod:`flatgap.grading.report` prints the table, the same one the score cell prints.
+  in a fresh kernel, then runs every question's checker in its own process: the kernel only calls the student's
+  function on the inputs the grader sends and returns plain data (:mod:`flatgap.grading.kernelside`), so nothing
+  in the notebook takes part in judging (the few checks of Keras models run in the kernel through
+  :mod:`flatgap.grading.checkrun`, as the score cell does); :mod:`flatgap.grading.report` prints the table, the
+  same one the score cell prints.
 """
 
 GRADED_TAG = "graded"

@@ -1,5 +1,10 @@
 """Run graded questions' checkers inside the student's kernel, on a freshly imported copy of the checking code.
 
+Used by the score cell (every question) and by the grader for the questions whose functions take or return Keras
+models (checkers marked :func:`flatgap.grading.harness.in_kernel`); the grader checks every other question in its
+own process (:mod:`flatgap.grading.runner`), and uses :class:`Grader`'s record here only to put back what the
+notebook rebound before each call.
+
 This module is loaded by its file path — by the grader (:mod:`flatgap.grading.runner`), before the
 notebook's first cell runs, and by the score cell (:mod:`flatgap.grading.inline`) — so it imports only the
 standard library at the top. For each question it:
@@ -16,8 +21,8 @@ The grader reads that result as one line of JSON, tagged with a token drawn for 
 names (:func:`Grader.run`), never from the cell's displayed output: display hooks, exception hooks and a
 replaced ``sys.stdout`` change nothing. Before the notebook runs, :func:`install` also records the
 functions of the standard modules the checks rely on (``builtins``, ``numpy``, ``sys`` ...); what the
-notebook rebinds there is put back before each check, and said in a note. This is an open course, not a
-sandbox: code in the kernel that sets out to defeat this module can; what it stops is the cheap tricks.
+notebook rebinds there is put back before each check, and said in a note. Code in the kernel that sets out to
+defeat this module can: that is why the grader judges every plain-data question in its own process.
 """
 
 from __future__ import annotations

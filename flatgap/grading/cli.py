@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", nargs="+", type=Path, help="the notebooks to grade, e.g. exercises/ex1_numpy_layers.ipynb")
     parser.add_argument("--timeout", type=float, default=300, help="seconds one cell or one check may run (default 300)")
+    parser.add_argument("--limit", type=float, help="seconds the whole run of one notebook may take (default: 4 x --timeout, at least 600)")
     parser.add_argument("--seed", type=int, help="seed of the random cases (default: a new one, printed)")
     parser.add_argument("--exercise", help="which exercise the notebooks are (default: told from the file name and cells)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.notebooks:
         print(f"grading {path} ...", flush=True)
         try:
-            grade = grade_notebook(path, timeout=args.timeout, seed=seed, exercise=args.exercise)
+            grade = grade_notebook(path, timeout=args.timeout, seed=seed, exercise=args.exercise, limit=args.limit)
         except CannotRun as error:
             failures.append(str(path))
             print(f"cannot grade {path}: {error}\n", flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap.grading.harness import Check, case_rng, describe, keras_module, model_layers
+from flatgap.grading.harness import Check, case_rng, describe, in_kernel, keras_module, model_layers
 from flatgap.models.heads import get_head
 
 __all__ = [
@@ -16,11 +16,12 @@ __all__ = [
 ]
 
 
+@in_kernel
 def check_gap_model(build_gap_model) -> None:
     """``build_gap_model(channels, num_classes)``: a keras.Model with a conv body and a GAP head for any input size."""
     __tracebackhide__ = True
     keras = keras_module()
-    check = Check(build_gap_model, "build_gap_model")
+    check = Check(build_gap_model, "build_gap_model", plain=False)
     rng = check.fresh
     configs = [((1, 10), False), ((3, 4), False), ((int(rng.integers(1, 5)), int(rng.integers(2, 13))), True)]
     for case, ((channels, classes), random) in enumerate(configs):
@@ -212,6 +213,7 @@ def _random_gap_model(rng):
     return model, images, f"conv{depth}"
 
 
+@in_kernel
 def check_model_cam(model_cam, model, images, conv_layer: str) -> None:
     """``model_cam(model, images, class_index, conv_layer) -> (N, H', W')``: the CAMs of a GAP model.
 
@@ -221,7 +223,7 @@ def check_model_cam(model_cam, model, images, conv_layer: str) -> None:
     """
     __tracebackhide__ = True
     keras = keras_module()
-    check = Check(model_cam, "model_cam")
+    check = Check(model_cam, "model_cam", plain=False)
     own_model, own_images, own_layer = _random_gap_model(check.fresh)
     cases = []
     for this_model, this_images, layer, random in [(model, np.asarray(images), conv_layer, False), (own_model, own_images, own_layer, True)]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap.grading.harness import Check, case_rng
+from flatgap.grading.harness import Check, case_rng, in_kernel
 
 __all__ = [
     "check_shift_images",
@@ -32,7 +32,7 @@ def check_shift_images(shift_images) -> None:
         text = f"shift_images(images, dy={dy}, dx={dx}) with images of shape {images.shape}"
         text = text if i < fixed else check.random(text)
         got = check.call(text, images, dy, dx)
-        if isinstance(got, np.ndarray) and np.shares_memory(got, check.inputs[0]):
+        if isinstance(got, np.ndarray) and 0 in check.shares:
             check.fail(text, "a new array", "the input array itself (or a view of it)", "start from np.zeros_like(images) and copy the block that stays in view")
         expected = reference(images, dy, dx)
         hints = [(np.roll(images, (dy, dx), axis=(1, 2)), "pixels that leave the image must not come back on the other side (np.roll wraps around): fill the vacated pixels with zeros")]
@@ -54,6 +54,7 @@ def _random_gap_model(input_shape, rng):
     return model
 
 
+@in_kernel
 def check_fraction_unchanged(fraction_unchanged, model, images) -> None:
     """``fraction_unchanged(model, images, k) -> float``: share of images whose predicted class stays the
     same when the images are shifted right by k pixels with zero fill. Besides the notebook's model, the
@@ -61,7 +62,7 @@ def check_fraction_unchanged(fraction_unchanged, model, images) -> None:
     __tracebackhide__ = True
     from flatgap.experiments.shift import shift_images
 
-    check = Check(fraction_unchanged, "fraction_unchanged")
+    check = Check(fraction_unchanged, "fraction_unchanged", plain=False)
     images = np.asarray(images)
     n = len(images)
     results = {}
@@ -196,7 +197,15 @@ def check_gap_dilution(gap_dilution) -> None:
             got,
             h * w / (nh * nw),
             "the factor H*W / (H'*W')",
-            hints=[(nh * nw / (h * w), "the ratio is upside down: the padded map averages the same sum over MORE positions, so the factor is below 1"), (h / nh, "both axes grow: H*W / (H'*W')")],
+            hints=[
+                (nh * nw / (h * w), "the ratio is upside down: the padded map averages the same sum over MORE positions, so the factor is below 1"),
+                (
+                    (h * w / (nh * nw)) ** 0.5,
+                    "the factor is H*W / (H'*W'): both axes grow, and no square root" if np.isclose((h * w / (nh * nw)) ** 0.5, h / nh)
+                    else "take no square root: the factor is the ratio of the numbers of positions, H*W / (H'*W')",
+                ),
+                (h / nh, "both axes grow: H*W / (H'*W')"),
+            ],
         )
     # The identity the factor expresses, on random maps: GAP of the zero-padded maps = GAP of the maps x factor.
     x = case_rng(700).random((2, 7, 7, 3))

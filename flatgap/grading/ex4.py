@@ -59,6 +59,33 @@ def _floor_windows(x: np.ndarray, output_size) -> np.ndarray:
     return out
 
 
+def _fixed_windows(x: np.ndarray, output_size) -> np.ndarray:
+    """The mistake of fixed-size windows: k windows of H // k positions each, H // k apart (the remainder left out)."""
+    rows, cols = _grid_pair(output_size)
+    n, h, w, c = x.shape
+    sh, sw = max(h // rows, 1), max(w // cols, 1)
+    out = np.full((n, rows, cols, c), np.nan)
+    for i in range(rows):
+        for j in range(cols):
+            window = x[:, i * sh : i * sh + sh, j * sw : j * sw + sw]
+            if window.size:
+                out[:, i, j] = window.mean(axis=(1, 2))
+    return out
+
+
+def _swapped_windows(x: np.ndarray, output_size) -> np.ndarray:
+    """The mistake of taking the rows' windows from W and the columns' from H."""
+    rows, cols = _grid_pair(output_size)
+    n, h, w, c = x.shape
+    out = np.full((n, rows, cols, c), np.nan)
+    for i, (r0, r1) in enumerate(pooling.adaptive_windows(w, rows)):
+        for j, (c0, c1) in enumerate(pooling.adaptive_windows(h, cols)):
+            window = x[:, r0:r1, c0:c1]
+            if window.size:
+                out[:, i, j] = window.mean(axis=(1, 2))
+    return out
+
+
 def check_adaptive_avg_pool(adaptive_avg_pool) -> None:
     """``adaptive_avg_pool(x, output_size) -> (N, rows, cols, C)``: PyTorch's and Keras's windows, loops only over cells."""
     __tracebackhide__ = True
@@ -78,10 +105,16 @@ def check_adaptive_avg_pool(adaptive_avg_pool) -> None:
         if rows != cols:
             shape_hints[(n, cols, rows, c)] = "rows and cols are swapped: output_size is (rows, cols), rows along H (axis 1)"
         sums = np.stack([np.stack([x[:, a:b, d:e].sum(axis=(1, 2)) for d, e in pooling.adaptive_windows(w, cols)], axis=1) for a, b in pooling.adaptive_windows(h, rows)], axis=1)
-        hints = [
-            (_floor_windows(x, size), "the windows run from floor(i*H/k) to ceil((i+1)*H/k) - 1: round the end UP, so that neighbouring windows overlap when k does not divide H"),
+        fixed_size, floor = _fixed_windows(x, size), _floor_windows(x, size)
+        hints = []
+        if not np.allclose(fixed_size, floor, equal_nan=True):
+            hints.append((fixed_size, "your windows all have the same size (like AveragePooling2D with pool = strides = H // k); adaptive windows run from floor(i*H/k) to ceil((i+1)*H/k) - 1, so their sizes differ when k does not divide H"))
+        hints += [
+            (floor, "the windows run from floor(i*H/k) to ceil((i+1)*H/k) - 1: round the end UP, so that neighbouring windows overlap when k does not divide H"),
             (sums, "average each window (divide by its number of positions), do not sum it"),
         ]
+        if h != w:
+            hints.append((_swapped_windows(x, size), "H and W are swapped: the rows' windows come from H (axis 1) and the columns' from W (axis 2)"))
         check.array(text, got, expected, "out", shape_hints=shape_hints, value_hints=hints)
     rng = case_rng(809)
     calls = [(f"x of shape {shape} pooled to (2, 3)", (rng.standard_normal(shape), (2, 3))) for shape in ((1, 6, 6, 1), (4, 18, 17, 5))]
@@ -111,6 +144,7 @@ def check_gem_pool(gem_pool) -> None:
             ((z**p).mean(axis=(1, 2)), "take the 1/p-th root of the mean: (mean of z**p) ** (1 / p)"),
             (z.mean(axis=(1, 2)), "that is the mean of the clamped input: raise to p, average, then take the root"),
             ((np.abs(x) ** p).mean(axis=(1, 2)) ** (1 / p), "clamp negative values to 1e-6 (np.maximum(x, 1e-6)); do not take their absolute value"),
+            ((np.maximum(x, 0) ** p).mean(axis=(1, 2)) ** (1 / p), "clamp at 1e-6, not at 0: np.maximum(x, 1e-6) (the two differ after the power, most for small p)"),
             ((z**p).sum(axis=(1, 2)) ** (1 / p), "average over the H*W positions (mean), do not sum"),
         ]
         check.array(text, got, expected, "out", shape_hints={x.shape: "pool over H and W (axes 1 and 2): the output is (N, C)", (n, 1, 1, c): "return (N, C), without keepdims"}, value_hints=hints)
@@ -129,6 +163,9 @@ def check_attention_weights(attention_weights) -> None:
     for i, (shape, scale, zero) in enumerate(fixed):
         rng = case_rng(840 + i)
         cases.append((rng.standard_normal(shape) * scale, np.zeros(shape[3]) if zero else rng.standard_normal(shape[3]), lambda text: text))
+    apart = case_rng(849).standard_normal((2, 3, 3, 2))
+    apart[0] += 400.0  # image 0 scores near 800, image 1 near 0: a shift by the batch's maximum underflows image 1 to 0/0
+    cases.append((apart, np.ones(2), lambda text: text + " (one image's scores far below the other's)"))
     rng = check.fresh
     for _ in range(RANDOM_CASES):
         shape = tuple(int(v) for v in (rng.integers(1, 4), rng.integers(1, 7), rng.integers(1, 7), rng.integers(1, 5)))
@@ -139,9 +176,14 @@ def check_attention_weights(attention_weights) -> None:
         text = name(f"attention_weights(x, v) with x of shape {x.shape}, v of shape {v.shape}" + (", v = 0" if not v.any() else "") + (" (scores in the hundreds)" if large else ""))
         got = check.call(text, x, v, error_hint=f"x is (N, H, W, C) = {x.shape}, v is (C,) = {v.shape}; the weights are (N, H, W) = {(n, h, w)}")
         expected = pooling.attention_weights(x, v)
-        if isinstance(got, np.ndarray) and got.shape == expected.shape and not np.all(np.isfinite(got)):
-            check.fail(text, "finite weights", "nan or inf", "np.exp overflows for large scores: subtract each image's largest score first (the softmax does not change)")
         scores = np.einsum("nhwc,c->nhw", x, v)
+        if isinstance(got, np.ndarray) and got.shape == expected.shape and not np.all(np.isfinite(got)):
+            with np.errstate(all="ignore"):
+                batch_shift = np.exp(scores - scores.max())
+                batch_shift = batch_shift / batch_shift.sum(axis=(1, 2), keepdims=True)
+            if np.array_equal(np.isfinite(got), np.isfinite(batch_shift)):
+                check.fail(text, "finite weights", "nan or inf", "you subtracted the largest score of the whole batch; an image whose scores all lie far below it underflows to 0/0 — subtract each image's own largest score (max over axes 1 and 2, keepdims=True)")
+            check.fail(text, "finite weights", "nan or inf", "np.exp overflows for large scores: subtract each image's largest score first (the softmax does not change)")
         with np.errstate(all="ignore"):
             hints = _attention_mistakes(scores)
         check.array(text, got, expected, "weights", shape_hints={x.shape: "one weight per position: the score of position (h, w) is x[n, h, w, :] @ v, so the weights are (N, H, W)", (n, h * w): "return the weights as (N, H, W)"}, value_hints=hints)
@@ -198,6 +240,9 @@ def check_add_coords(add_coords) -> None:
             (variant(rows.astype(float), cols.astype(float)), "scale the pixel indices to run from -1 at the first pixel to +1 at the last: 2 * i / (n - 1) - 1"),
             (variant(unit_r, unit_c, unit_r**2 + unit_c**2), "the radius is the distance from the centre: take the square root of rows**2 + cols**2"),
         ]
+        if h == 1 or w == 1:
+            lin_r, lin_c = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+            hints.insert(0, (variant(lin_r, lin_c), "an axis of length 1 has a single coordinate, its centre 0 (np.linspace(-1, 1, 1) gives -1): use (2 * i - (n - 1)) / max(n - 1, 1)"))
         check.array(text, got, expected, "out", shape_hints={k: v for k, v in shape_hints.items() if v}, value_hints=hints, atol=1e-6)
     check.passed()
 
@@ -207,7 +252,8 @@ def check_binomial_kernel(binomial_kernel) -> None:
     __tracebackhide__ = True
     check = Check(binomial_kernel, "binomial_kernel")
     fixed = [3, 1, 2, 5, 4, 7]
-    sizes = fixed + [int(s) for s in check.fresh.integers(2, 10, size=RANDOM_CASES)]
+    # fresh sizes from 10 to 20 as well: beyond any table of the rows a student might type in
+    sizes = fixed + [int(check.fresh.integers(2, 10)), *(int(s) for s in check.fresh.integers(10, 21, size=RANDOM_CASES - 1))]
     for i, size in enumerate(sizes):
         text = f"binomial_kernel({size})"
         text = text if i < len(fixed) else check.random(text)
@@ -216,7 +262,11 @@ def check_binomial_kernel(binomial_kernel) -> None:
         row = np.array([float(np.prod(range(size - k, size)) / np.prod(range(1, k + 1))) for k in range(size)])
         check.array(
             text, got, expected, "kernel",
-            shape_hints={(size,): "the kernel is 2-D: the outer product np.outer(row, row) of the 1-D row"},
+            shape_hints={
+                (size,): "the kernel is 2-D: the outer product np.outer(row, row) of the 1-D row",
+                (size + 1, size + 1): f"your row of Pascal's triangle is one too long: binomial_kernel({size}) uses the row with {size} entries (1, 2, 1 for size 3)",
+                (size - 1, size - 1): f"your row of Pascal's triangle is one too short: binomial_kernel({size}) uses the row with {size} entries (1, 2, 1 for size 3)",
+            },
             value_hints=[
                 (np.outer(row, row), "normalise the kernel so that it sums to 1 (a blur must keep the mean brightness)"),
                 (np.full((size, size), 1 / size**2), "that is a box blur; the weights are a row of Pascal's triangle (1, 2, 1 for size 3), outer product with itself"),
@@ -227,13 +277,21 @@ def check_binomial_kernel(binomial_kernel) -> None:
     check.passed()
 
 
-def _blurred(x: np.ndarray, size: int, stride: int, mode: str) -> np.ndarray:
-    """The blurred downsampling with ``np.pad``'s ``mode`` instead of "reflect" (the common mistakes): (N, ceil(H/stride), ceil(W/stride), C)."""
+def _blurred(x: np.ndarray, size: int, stride: int, mode: str, swap: bool = False, offset: int = 0) -> np.ndarray:
+    """The blurred downsampling with the common mistakes: ``np.pad``'s ``mode`` instead of "reflect", the pads before
+    and after swapped, the subsampling started at ``offset`` instead of 0: (N, ceil(H/stride), ceil(W/stride), C)
+    (NaN where an offset runs past the map)."""
     before, after = body._blur_pads(size)
+    if swap:
+        before, after = after, before
     kernel = body.binomial_kernel(size).astype(np.float64)
     padded = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), mode=mode)
+    full = sum(kernel[a, b] * padded[:, a : a + x.shape[1], b : b + x.shape[2]] for a in range(size) for b in range(size))
     out_h, out_w = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
-    return sum(kernel[a, b] * padded[:, a : a + stride * out_h : stride, b : b + stride * out_w : stride] for a in range(size) for b in range(size))
+    out = np.full((x.shape[0], out_h, out_w, x.shape[3]), np.nan)
+    kept = full[:, offset::stride, offset::stride][:, :out_h, :out_w]
+    out[:, : kept.shape[1], : kept.shape[2]] = kept
+    return out
 
 
 def check_blur_downsample(blur_downsample) -> None:
@@ -243,7 +301,7 @@ def check_blur_downsample(blur_downsample) -> None:
     fixed = [((2, 8, 8, 3), 3, 2), ((1, 7, 5, 2), 3, 2), ((1, 9, 9, 1), 5, 2), ((2, 6, 7, 2), 2, 2), ((1, 6, 6, 3), 3, 1), ((1, 10, 10, 1), 4, 3)]
 
     def draw(rng):
-        size, stride = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        size, stride = int(rng.integers(1, 10)), int(rng.integers(1, 4))  # kernels up to 9: larger than any fixed case
         return _random_shape(rng, (size // 2 + 1, 12), 4), size, stride
 
     for x, size, stride, name in _cases(check, 880, fixed, draw):
@@ -257,11 +315,21 @@ def check_blur_downsample(blur_downsample) -> None:
         if stride > 1 and size > 1:
             hints.append((x[:, ::stride, ::stride], "blur before you subsample: that is plain subsampling, which aliases"))
         if size > 1:
-            hints += [
-                (_blurred(x, size, stride, "constant"), "pad by reflection (np.pad(..., mode='reflect')), not with zeros: zeros darken the border"),
-                (_blurred(x, size, stride, "symmetric"), "mode='reflect' mirrors the map without repeating the edge pixel; 'symmetric' repeats it"),
-                (_blurred(x, size, stride, "edge"), "pad by reflection (mode='reflect'), not by repeating the edge pixel"),
-            ]
+            symmetric, edge = _blurred(x, size, stride, "symmetric"), _blurred(x, size, stride, "edge")
+            repeats = (
+                "NumPy's mode='reflect' (SciPy's mode='mirror') mirrors the map without repeating the edge pixel; "
+                "NumPy's 'symmetric' (SciPy's mode='reflect') repeats it"
+            )
+            hints.append((_blurred(x, size, stride, "constant"), "pad by reflection (np.pad(..., mode='reflect')), not with zeros: zeros darken the border"))
+            if np.allclose(symmetric, edge, equal_nan=True):  # a pad of 1: the two modes give the same values
+                hints.append((edge, f"your padding repeats the edge pixel (mode 'edge' or 'symmetric', the same with a pad of {before}); {repeats}"))
+            else:
+                hints += [(symmetric, repeats), (edge, "pad by reflection (mode='reflect'), not by repeating the edge pixel (mode='edge')")]
+            if before != after:
+                swapped = f"the pads before and after are swapped: pad {before} before and {after} after each axis (the odd pixel goes after; SciPy's convolve centres an even kernel the other way)"
+                hints += [(_blurred(x, size, stride, "reflect", swap=True), swapped), (_blurred(x, size, stride, "symmetric", swap=True), swapped + f"; and {repeats}")]
+        if stride > 1:
+            hints += [(_blurred(x, size, stride, "reflect", offset=k), f"keep rows and columns 0, stride, 2*stride, ... of the blurred map: yours start at {k}") for k in range(1, stride)]
         check.array(
             text, got, expected, "out",
             shape_hints={

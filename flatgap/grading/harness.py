@@ -21,15 +21,15 @@ Keras is imported only by :func:`keras_module`, so exercise 1 (NumPy) needs no T
 from __future__ import annotations
 
 import contextlib
-import copy
-import inspect
 import os
 import secrets
 import zlib
 
 import numpy as np
 
-from flatgap.grading.tracing import count_lines, is_library, library_calls
+from flatgap.grading.kernelside import _parameter_names
+from flatgap.grading.kernelside import _read_only as _guarded
+from flatgap.grading.tracing import is_library, library_calls
 
 SEED = 2024
 """Base seed of the checkers' fixed cases."""
@@ -116,48 +116,140 @@ def _same(a, b) -> bool:
         return a is b
 
 
-def _guarded(value):
-    """What the student's function receives: a read-only copy of an array, a copy of a list or dict."""
-    if isinstance(value, np.ndarray):
-        guarded = value.copy()
-        guarded.setflags(write=False)
-        return guarded
-    if isinstance(value, (list, dict)):
-        return copy.deepcopy(value)
-    return value
+def in_kernel(checker):
+    """Mark a checker whose student's function takes or returns objects that are not plain data (Keras models):
+    the grader runs it in the notebook's kernel, as the score cell does (see :mod:`flatgap.grading.runner`)."""
+    checker.in_kernel = True
+    return checker
 
 
-def _parameter_names(fn) -> list[str]:
-    try:
-        return list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return []
+LINE_ALLOWANCE = 8
+"""How many more Python lines a vectorized function may run on the large input than on the small one."""
+
+
+class StudentFunction:
+    """How a :class:`Check` reaches the student's function; the grader's subclass calls it in the notebook's kernel.
+
+    ``call(args, measure)`` returns the response of :func:`flatgap.grading.kernelside.call_function`;
+    ``describe()`` returns ``{"callable", "type", "value"}`` (see :func:`flatgap.grading.kernelside.serve`).
+    """
+
+    timeout: float | None = None
+
+    def call(self, args: tuple, measure: dict | None = None) -> dict:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        raise NotImplementedError
+
+
+class LocalFunction(StudentFunction):
+    """The student's function in this very process (the score cell, the checkers' unit tests): the same plain-data
+    round trip as the grader's, so that both give the same rows."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def call(self, args, measure=None):
+        from flatgap.grading import kernelside
+        from flatgap.grading.tracing import library_dirs
+
+        return kernelside.call_function(self.fn, [kernelside.encode(a) for a in args], measure, library_dirs())
+
+    def describe(self):
+        return {"callable": callable(self.fn), "type": type(self.fn).__name__, "direct": self.fn}
+
+
+class StudentRaised(Exception):
+    """An exception the student's function raised, rebuilt from its type name and message (not a built-in type)."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(message)
+        self.type_name = type_name
 
 
 class Check:
     """Calls a student's function and fails with readable messages; one per checker run.
 
+    The student's function is reached through a :class:`StudentFunction`: in the grader, one that calls it in the
+    notebook's kernel and gets back plain data (see :mod:`flatgap.grading.kernelside`); in the score cell and the
+    unit tests, one that makes the same round trip in process. Every comparison happens here, in the checker's process.
+
     Attributes:
         seed: the grading seed of this run's random cases. fresh: the generator of those cases.
         cases: number of cases that passed so far. random_cases: how many of them were random.
+        shares: indices of the arguments of the last call whose memory the result shares.
     """
 
-    def __init__(self, fn, name: str):
+    def __init__(self, fn, name: str, plain: bool = True):
+        """``plain=False``: the function takes or returns objects that are not plain data (Keras models); it is
+        called directly, in this process (the grader runs such checks in the notebook's kernel)."""
         __tracebackhide__ = True
         self.name = name
-        self.fn = fn
         self.cases = 0
         self.random_cases = 0
         self.inputs: list = []
+        self.shares: list[int] = []
         self.seed = current_seed()
         self.fresh = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
-        if not callable(fn):
-            raise AssertionError(f"{name} should be a function, got {describe(fn)} — did you assign something else to the name {name}?")
+        self.student = fn if isinstance(fn, StudentFunction) else LocalFunction(fn) if plain else None
+        self.fn = fn
+        if self.student is None:
+            if not callable(fn):
+                raise AssertionError(f"{name} should be a function, got {describe(fn)} — did you assign something else to the name {name}?")
+            return
+        about = self.student.describe()
+        if not about.get("callable"):
+            value = about.get("direct") if "direct" in about else _decoded(about.get("value"))
+            shown = describe(value) if value is not None or about.get("type") == "None" else f"a {about.get('type')}"
+            raise AssertionError(f"{name} should be a function, got {shown} — did you assign something else to the name {name}?")
 
     def random(self, text: str) -> str:
         """The description of one random case (counted as such): ``text`` plus the seed that reproduces it."""
         self.random_cases += 1
         return f"{text} (random case, seed {self.seed})"
+
+    def _too_slow(self, text: str) -> str:
+        timeout = getattr(self.student, "timeout", None)
+        if timeout:
+            return (
+                f"{text} did not return within {timeout:g} s, the limit of one check: if your code is correct but slow, raise "
+                "the limit with --timeout (python -m flatgap.grading.cli NOTEBOOK --timeout 600); otherwise look for an endless loop"
+            )
+        return f"{text} was interrupted before it returned: it ran too long (an endless loop, or code much slower than it needs to be?)"
+
+    def _answer(self, text: str, response: dict, args, error_hint: str | None = None):
+        """The decoded value of a call's response, or the AssertionError that says what went wrong."""
+        __tracebackhide__ = True
+        error = response.get("error")
+        if error:
+            kind, message, where = error["type"], error["message"], error.get("where", "")
+            if kind == "NotImplementedError":
+                raised = response.get("raised")  # the stub's own error, when the call ran in this process
+                raise raised if isinstance(raised, NotImplementedError) else NotImplementedError(message)
+            if kind == "KeyboardInterrupt":
+                raise AssertionError(self._too_slow(text))
+            if error.get("read_only"):
+                raise AssertionError(
+                    f"{text}: an input array was changed in place{where or ' (in ' + self.name + ')'} — work on a new array "
+                    "instead (for example `x = x - m` rather than `x -= m`, or start from x.copy())"
+                )
+            hint = f" — {error_hint}" if error_hint else ""
+            raise AssertionError(f"{text} raised {kind}: {message}{where}{hint}")
+        if response.get("unplain"):
+            raise AssertionError(f"{text}: {response['unplain']}")
+        names = response.get("names", [])
+        for i in response.get("changed", []):
+            what = f"its input {names[i]}" if i < len(names) else f"argument {i + 1}"
+            raise AssertionError(
+                f"{text} changed {what} in place; work on a new array or list instead "
+                "(for example `x = x - m` rather than `x -= m`, or start from x.copy())"
+            )
+        self.shares = list(response.get("shares", []))
+        try:
+            return _decoded(response.get("value"))
+        except ValueError as bad:
+            raise AssertionError(f"{text}: the grader could not read the value returned ({bad})") from None
 
     def call(self, text: str, *args, error_hint: str | None = None):
         """Call the student's function; ``text`` describes the call for messages.
@@ -167,6 +259,36 @@ class Check:
                 should have seen).
         """
         __tracebackhide__ = True
+        if self.student is None:
+            return self._call_here(text, args, error_hint)
+        self.inputs = list(args)
+        value = self._answer(text, self.student.call(args), args, error_hint)
+        self.cases += 1
+        return value
+
+    def invoke(self, *args):
+        """Call the student's function and return its value, or raise what it raised (a built-in exception type
+        rebuilt with its message, else :class:`StudentRaised`); for checks of the errors a function raises."""
+        __tracebackhide__ = True
+        if self.student is None:
+            return self.fn(*args)
+        response = self.student.call(args)
+        error = response.get("error")
+        if error and isinstance(response.get("raised"), Exception):
+            raise response["raised"]
+        if error:
+            kind = error["type"]
+            builtin = getattr(__import__("builtins"), kind, None) if error.get("builtin") else None
+            if isinstance(builtin, type) and issubclass(builtin, Exception):
+                raise builtin(error["message"])
+            if kind == "NotImplementedError":
+                raise NotImplementedError(error["message"])
+            raise StudentRaised(kind, error["message"])
+        return self._answer(f"{self.name}{args!r}", response, args)
+
+    def _call_here(self, text: str, args, error_hint):
+        """The direct call of a function that takes or returns objects that are not plain data."""
+        __tracebackhide__ = True
         guarded = [_guarded(a) for a in args]
         self.inputs = guarded  # what the function received (read-only copies), for checks on the result
         try:
@@ -174,7 +296,7 @@ class Check:
         except NotImplementedError:
             raise
         except KeyboardInterrupt:
-            raise AssertionError(f"{text} was interrupted before it returned: it ran too long (an endless loop?)") from None
+            raise AssertionError(self._too_slow(text)) from None
         except Exception as error:
             where = _student_frame(error)
             if isinstance(error, ValueError) and "read-only" in str(error):
@@ -206,8 +328,32 @@ class Check:
         if not isinstance(cache, (tuple, list)) or tuple(cache) != shape:
             self.fail(text, f"cache == x.shape == {shape}", describe(cache), "the backward pass only needs the input's shape: cache = x.shape")
 
+    def _measured(self, text: str, args, packages=()) -> tuple[object, dict]:
+        """Call the student's function with every thread traced; (value, measurement) — see
+        :func:`flatgap.grading.kernelside.measured_call`. Fails when the code switched the tracing off."""
+        __tracebackhide__ = True
+        response = self.student.call(args, {"packages": list(packages)})
+        value = self._answer(text, response, args)
+        measured = response.get("measured") or {}
+        if measured.get("disabled") or not measured.get("saw_call", False):
+            raise AssertionError(
+                f"{text}: tracing was disabled by your code (sys.settrace, threading.settrace or sys.setprofile during the call): "
+                "the grader cannot see what it runs, so it gives no credit — remove that call"
+            )
+        if measured.get("old_threads"):
+            raise AssertionError(
+                f"{text}: a thread started before the call (in another cell: a thread pool, a background loop) used the CPU while "
+                "it ran; the grader cannot count what such a thread runs, so it cannot tell whether your code is vectorized — stop "
+                "that thread, and do the work with NumPy operations on whole arrays"
+            )
+        return value, measured
+
     def vectorized(self, small: tuple[str, tuple], large: tuple[str, tuple], rule: str, hint: str) -> None:
         """Fail when the student's code runs more Python lines on the larger input (a loop over the data).
+
+        Every Python line counts, the student's and library code alike, in every thread the call runs code in;
+        the two counts may differ by at most :data:`LINE_ALLOWANCE` lines (a difference, so that a fixed amount
+        of extra work dilutes nothing).
 
         Args:
             small, large: (description, arguments) of two calls that differ only in the sizes that a
@@ -215,21 +361,29 @@ class Check:
             rule: what "vectorized" means here, for the message. hint: how to vectorize.
         """
         __tracebackhide__ = True
-        counts = []
+        counts, threads = [], 1
         for text, args in (small, large):
-            _, lines = count_lines(lambda *a, text=text: self.call(text, *a), *args)
-            counts.append(lines)
-        if counts[1] > counts[0] + max(4, counts[0] // 10):
+            _, measured = self._measured(f"{self.name}(...) with {text}", args)
+            counts.append(int(measured.get("lines", 0)))
+            threads = max(threads, int(measured.get("threads", 1)))
+        if counts[1] - counts[0] > LINE_ALLOWANCE:
+            pool = f"; your code ran in {threads} threads, and threads do not vectorize a loop" if threads > 1 else ""
             raise AssertionError(
-                f"{self.name}: expected a vectorized implementation ({rule}), but your code ran {counts[0]} Python lines "
-                f"for {small[0]} and {counts[1]} for {large[0]} — a loop over the data (also one hidden in a helper "
-                f"function or in itertools.product) runs more often for a larger input; {hint}"
+                f"{self.name}: expected a vectorized implementation ({rule}), but {counts[0]} Python lines ran for {small[0]} "
+                f"and {counts[1]} for {large[0]} (library code and every thread included){pool} — a loop over the data (also one "
+                f"hidden in a helper function or in itertools.product, in map over a NumPy function, or in a thread pool) runs "
+                f"more often for a larger input; {hint}"
             )
 
     def without_libraries(self, text: str, packages: tuple[str, ...], rule: str, *args):
-        """Call the student's function and fail if any of ``packages`` ran code during the call."""
+        """Call the student's function and fail if any of ``packages`` ran code during the call, in any thread."""
         __tracebackhide__ = True
-        result, used = library_calls(packages, lambda *a: self.call(text, *a), *args)
+        if self.student is None:
+            result, used = library_calls(packages, lambda *a: self.call(text, *a), *args)
+        else:
+            result, measured = self._measured(text, args, packages)
+            used = measured.get("packages", [])
+            self.cases += 1
         if used:
             raise AssertionError(f"{text}: {rule}, but the call ran code of {', '.join(used)}")
         return result
@@ -314,6 +468,12 @@ class Check:
         hint = next((h for candidate, h in hints if np.isclose(float(got), candidate, rtol=rtol, atol=atol)), None)
         shown = f"{int(expected)}" if integer else f"{expected:.6g}"
         self.fail(text, shown, describe(got), hint)
+
+
+def _decoded(data):
+    from flatgap.grading.kernelside import decode
+
+    return decode(data)
 
 
 def case_rng(offset: int = 0) -> np.random.Generator:

@@ -125,7 +125,7 @@ def exercise_from_solution(notebook, name: str, where: str = "notebook") -> Exer
         if before:
             title, points = headings[max(before)]
             if points != cell.points:
-                raise NotebookFormatError(f"{here}: its heading says {points} points, its graded cell {cell.points}")
+                raise NotebookFormatError(f"{here}: its heading says {points} point{'s' if points != 1 else ''}, its graded cell {cell.points}")
         cell_id = notebook.cells[cell.index].get("id", "")
         questions.append(Question(cell.question, cell.points, title, region.function, checker, arguments, cell.source, cell_id, region.stub_message))
     expected = score_cell_source(name)

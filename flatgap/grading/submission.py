@@ -145,7 +145,7 @@ def read_submission(notebook, name: str, exercise: str | None = None, exercises:
             notes.append(f"{where} is the graded cell of {question.id} without its header; the grader uses the course's")
         elif cell.header:
             claimed, points = cell.header
-            notes.append(f"{where} claims to be graded question {claimed} ({points} points), which is not a question of {chosen.name}: it earns nothing (the grader runs it as ordinary code)")
+            notes.append(f"{where} claims to be graded question {claimed} ({points} point{'s' if points != 1 else ''}), which is not a question of {chosen.name}: it earns nothing (the grader runs it as ordinary code)")
         elif GRADED_TAG in cell.tags:
             notes.append(f"{where} is tagged {GRADED_TAG!r} but is not one of the course's graded cells: it earns nothing (the grader runs it as ordinary code)")
         if question is None:
@@ -159,7 +159,7 @@ def read_submission(notebook, name: str, exercise: str | None = None, exercises:
         if GRADED_TAG not in cell.tags:
             notes.append(f"{where} (the graded cell of {question.id}) lost its {GRADED_TAG!r} tag; the grader restored it")
         if cell.header and cell.header[1] != question.points:
-            notes.append(f"{where} claims {cell.header[1]} points for {question.id}; the course gives it {question.points}")
+            notes.append(f"{where} claims {cell.header[1]} point{'s' if cell.header[1] != 1 else ''} for {question.id}; the course gives it {question.points}")
         runs = False
         if cell.body != graded_body(question.source):
             runs = _defines_something(cell.source)

@@ -1,5 +1,9 @@
 """What a student's function does when it runs, measured by execution: Python lines run, library code called.
 
+The checks of plain-data questions measure with :func:`flatgap.grading.kernelside.measured_call` (every line, every
+thread, library code included); :func:`library_calls` remains for the checks of Keras models run in the kernel, and
+:func:`count_lines` for the tests of the checkers.
+
 Both measurements tell the student's own code (a notebook cell, a helper it defines, a file beside the
 notebook) from library code (the standard library, installed packages, the ``flatgap`` package itself) by
 the file each code object comes from.
