@@ -16,7 +16,7 @@ help:
 	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
 	@echo "make test       set up .venv and run every test (book build included)"
 	@echo "make lab        open the notebooks in JupyterLab"
-	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one, SEED=n to repeat a run)"
+	@echo "make grade      grade your exercise notebooks (EX=ex1_numpy_layers for one, SEED=n to repeat a run, TIMEOUT=s per cell or check)"
 	@echo "make grade-class SUBMISSIONS=<folder or LMS zip> EX=ex1   grade a class into grades/<exercise>/ (OUT=, SEED=, WORKERS=)"
 	@echo "make gradescope EX=ex1   build the Gradescope autograder zip into _build/gradescope/"
 	@echo "make exercises  regenerate exercises/ and the grading manifest from solutions/"
@@ -55,7 +55,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python tools/bench_steps.py
 
 grade: $(STAMP)
-	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb) $(if $(SEED),--seed $(SEED))
+	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb) $(if $(SEED),--seed $(SEED)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # A class: every notebook of a folder or an LMS's zip, into a gradebook CSV, feedback per student and a summary.
 grade-class: $(STAMP)
