@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbtools
 import pytest
+import repository
 import toc
 import yaml
 from packaging.requirements import Requirement
@@ -108,19 +109,21 @@ def test_nothing_is_downloaded_at_run_time():
     assert not offenders, f"these files fetch data or models from the network at run time: {offenders}"
 
 
-SETUP_INSTALL = re.compile(r'%pip install --quiet "flatgap @ git\+(?P<url>\S+)@v(?P<version>[^"]+)"')
+SETUP_INSTALL = re.compile(r"def _set_up\(requirement='(?P<requirement>[^']+)', version='(?P<version>[^']+)'\)")
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_setup_cell_installs_the_version_of_the_package(path):
-    """On Colab the set-up cell installs the release the book was built with: the tag of the package's own version."""
+    """On Colab the set-up cell installs the release the book was built with: the package's own version."""
     first_code = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     match = SETUP_INSTALL.search("".join(first_code["source"]))
-    assert match, f"{path.relative_to(ROOT)}: the set-up cell installs no tagged release (run `python tools/nbtools.py setup-cells`)"
+    assert match, f"{path.relative_to(ROOT)}: the set-up cell installs no release (run `python tools/repository.py sync`)"
     assert match["version"] == flatgap.__version__, (
-        f"{path.relative_to(ROOT)}: the set-up cell installs v{match['version']}, the package is {flatgap.__version__}"
+        f"{path.relative_to(ROOT)}: the set-up cell installs {match['version']}, the package is {flatgap.__version__}"
     )
-    assert match["url"] == nbtools.repository_url()
+    setting = repository.setting()
+    assert match["requirement"] == setting.requirement
+    assert match["requirement"] in (f"flatgap=={flatgap.__version__}", f"flatgap @ git+{setting.url}@v{flatgap.__version__}")
 
 
 def test_the_version_is_set_in_one_place():
