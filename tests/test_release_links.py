@@ -117,7 +117,7 @@ def test_a_built_page_launches_colab_and_binder_at_the_release_tag(tmp_path):
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     scratch = {"title": "Scratch", "only_build_toc_files": True, "execute": {"execute_notebooks": "off"},
-               **{key: config[key] for key in ("repository", "launch_buttons", "html")}}
+               **{key: config[key] for key in ("repository", "flatgap_install", "launch_buttons", "html")}}
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(scratch))
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: exercises/page\n")
     (tmp_path / "intro.md").write_text("# Scratch\n")
@@ -168,10 +168,11 @@ def scratch_copy(tmp_path: Path) -> Path:
 def test_a_fork_in_one_step_points_everything_at_the_fork(tmp_path):
     copy = scratch_copy(tmp_path)
     upstream = repository.setting(copy)
-    changed = repository.fork(copy, "alice/my-flatgap-book")
+    target = next(slug for slug in ("alice/my-flatgap-book", "bob/another-book") if slug != upstream.slug)
+    changed = repository.fork(copy, target)
     s = repository.setting(copy)
-    assert s.url == "https://github.com/alice/my-flatgap-book" and s.install == "git"
-    assert s.requirement == f"flatgap @ git+https://github.com/alice/my-flatgap-book@v{flatgap.__version__}"
+    assert s.url == f"https://github.com/{target}" and s.install == "git"
+    assert s.requirement == f"flatgap @ git+https://github.com/{target}@v{flatgap.__version__}"
     assert repository.check(copy) == []
     assert not repository.upstream_mentions(copy, upstream.slug), "the fork's files still name upstream"
     assert set(changed) >= {"_config.yml", "pyproject.toml", "PACKAGE.md"} and any(n.endswith(".ipynb") for n in changed)
