@@ -26,12 +26,14 @@ help:
 	@echo "make pdf        a PDF of the whole book (after make book), into _build/html/flatgap-book.pdf"
 	@echo "make dist       build the package's sdist and wheel into _build/dist"
 	@echo "make learner    the learner's path: a clean environment from the learner pins and the wheel (online)"
+	@echo "make colab-like the wheel installed with its dependencies over a Colab-like stack, chapters run there (online)"
+	@echo "make fork REPO=OWNER/NAME   point the book, its launch buttons and its set-up cells at your own repository"
 
 venv: $(STAMP)
 
 # requirements.txt includes requirements/learner.txt (the learner's pins): a change in either reinstalls.
 $(STAMP): requirements.txt requirements/learner.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else f"Python 3.11-3.13 is needed (TensorFlow has no wheel for others), found {sys.version.split()[0]}: make ... PYTHON=python3.13")'
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
@@ -94,3 +96,16 @@ clean:
 
 clean-cache:
 	rm -rf _build
+
+# --- Colab, releases and forks (tools/repository.py: the one setting in _config.yml and what derives from it) ---
+.PHONY: colab-like fork release-sync
+
+colab-like: dist
+	bash .ci/colab_like
+
+fork: $(STAMP)
+	@test -n "$(REPO)" || { echo "usage: make fork REPO=OWNER/NAME (your GitHub repository)"; exit 2; }
+	$(VENV)/bin/python tools/repository.py fork $(REPO)
+
+release-sync: $(STAMP)
+	$(VENV)/bin/python tools/repository.py sync

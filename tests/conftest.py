@@ -55,3 +55,21 @@ def toc_parts(book_dir: Path) -> list[tuple[str, list[str]]]:
 def toc_docnames(book_dir: Path) -> list[str]:
     """Every page of the built book's table of contents in reading order, as Sphinx docnames."""
     return toc.docnames(book_dir)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Skipped tests end the run with one line per reason: how many, where, and why (e.g. no Chromium installed).
+
+    A wrapper, so that the line comes after pytest's own summary, just above the final count.
+    """
+    result = yield
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons: dict[tuple[str, str], int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        module = report.nodeid.split("::")[0]
+        reasons[module, reason.removeprefix("Skipped: ")] = reasons.get((module, reason.removeprefix("Skipped: ")), 0) + 1
+    for (module, reason), count in sorted(reasons.items()):
+        terminalreporter.write_line(f"SKIPPED {count} test{'s' if count != 1 else ''} of {module}: {reason}", yellow=True)
+    return result

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbtools
 import pytest
+import repository
 import toc
 import yaml
 from packaging.requirements import Requirement
@@ -136,19 +137,21 @@ def test_the_allowed_download_excuses_its_own_function_only():
         without_function(text, "fetch")
 
 
-SETUP_INSTALL = re.compile(r'%pip install --quiet "flatgap @ git\+(?P<url>\S+)@v(?P<version>[^"]+)"')
+SETUP_INSTALL = re.compile(r"def _set_up\(requirement='(?P<requirement>[^']+)', version='(?P<version>[^']+)'\)")
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_setup_cell_installs_the_version_of_the_package(path):
-    """On Colab the set-up cell installs the release the book was built with: the tag of the package's own version."""
+    """On Colab the set-up cell installs the release the book was built with: the package's own version."""
     first_code = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     match = SETUP_INSTALL.search("".join(first_code["source"]))
-    assert match, f"{path.relative_to(ROOT)}: the set-up cell installs no tagged release (run `python tools/nbtools.py setup-cells`)"
+    assert match, f"{path.relative_to(ROOT)}: the set-up cell installs no release (run `python tools/repository.py sync`)"
     assert match["version"] == flatgap.__version__, (
-        f"{path.relative_to(ROOT)}: the set-up cell installs v{match['version']}, the package is {flatgap.__version__}"
+        f"{path.relative_to(ROOT)}: the set-up cell installs {match['version']}, the package is {flatgap.__version__}"
     )
-    assert match["url"] == nbtools.repository_url()
+    setting = repository.setting()
+    assert match["requirement"] == setting.requirement
+    assert match["requirement"] in (f"flatgap=={flatgap.__version__}", f"flatgap @ git+{setting.url}@v{flatgap.__version__}")
 
 
 def test_the_version_is_set_in_one_place():
@@ -231,9 +234,10 @@ def test_binder_pins_equal_the_learner_pins():
 
 
 def ci_python() -> str:
-    """The Python version the test workflow runs (``actions/setup-python``'s ``python-version``)."""
+    """The Python version the test workflow runs ``make test`` on: the default of ``actions/setup-python``, the last
+    version its ``python-version`` lists (the others, 3.12 and 3.13, serve .ci/colab_like and the learner's path)."""
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
-    versions = {str(step["with"]["python-version"]) for job in workflow["jobs"].values() for step in job["steps"]
+    versions = {str(step["with"]["python-version"]).split()[-1] for job in workflow["jobs"].values() for step in job["steps"]
                 if str(step.get("uses", "")).startswith("actions/setup-python")}
     assert len(versions) == 1, versions
     return versions.pop()

@@ -91,9 +91,12 @@ def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
+    from flatgap.book.kernels import kernel_manager_class
+
     notebook = nbformat.read(path, as_version=4)
+    # Over IPC: no "Kernel is running over TCP without encryption" warning per notebook in the build log.
     result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
-                                 meta_override=True)
+                                 meta_override=True, kernel_manager_class=kernel_manager_class())
     return path, notebook, result.time, None if result.err is None else f"{type(result.err).__name__}: {result.err}"
 
 

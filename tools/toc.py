@@ -1,43 +1,51 @@
 """The table of contents, parsed once: every tool and test that needs the book's pages or parts asks here.
 
-``_toc.yml`` is Jupyter Book 1.x's format: a ``root`` page and ``parts``, each with a ``caption`` and
-``chapters`` (entries with a ``file`` and, possibly, nested ``sections``).
+``_toc.yml`` is Jupyter Book 1.x's format (``format: jb-book``: a ``root`` page and ``parts``, each with a
+``caption`` and ``chapters``). It is parsed by ``sphinx_external_toc`` (``parse_toc_yaml``), the parser Jupyter
+Book itself builds the book with, so the tools read exactly the table of contents the build reads; this module only
+keeps the small API the tools and tests use.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from sphinx_external_toc.parsing import SiteMap, parse_toc_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _files(entries: list[dict]) -> list[str]:
-    """The files of toc entries and of their nested sections, in reading order."""
+def load(root: Path = ROOT) -> SiteMap:
+    """The parsed ``_toc.yml`` of the book in ``root`` (``sphinx_external_toc``'s site map)."""
+    return parse_toc_yaml(Path(root) / "_toc.yml")
+
+
+def _files(site_map: SiteMap, docname: str) -> list[str]:
+    """The docnames listed under ``docname`` (its subtrees, nested sections included), in reading order."""
     names = []
-    for entry in entries:
-        if "file" in entry:
-            names.append(entry["file"])
-        names += _files(entry.get("sections", []))
+    for tree in site_map[docname].subtrees:
+        for item in tree.items:
+            if isinstance(item, str):  # a document (globs and URLs are no files of the book)
+                names += [item] + _files(site_map, item)
     return names
-
-
-def load(root: Path = ROOT) -> dict:
-    """The parsed ``_toc.yml`` of the book in ``root``."""
-    return yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8"))
 
 
 def parts(root: Path = ROOT) -> list[tuple[str, list[str]]]:
     """(caption, [docname, ...]) of every part, in reading order; one part with no caption when the toc has none."""
-    toc = load(root)
-    listed = toc.get("parts") or [{"caption": "", "chapters": toc.get("chapters", [])}]
-    return [(part.get("caption", ""), _files(part.get("chapters", []))) for part in listed]
+    site_map = load(root)
+    result = []
+    for tree in site_map[site_map.root.docname].subtrees:
+        names = []
+        for item in tree.items:
+            if isinstance(item, str):
+                names += [item] + _files(site_map, item)
+        result.append((tree.caption or "", names))
+    return result
 
 
 def docnames(root: Path = ROOT) -> list[str]:
     """Every page in reading order, as Sphinx docnames (``"intro"``, ``"chapters/in_numpy/tensors_and_layout"``)."""
-    return [load(root)["root"]] + [name for _, names in parts(root) for name in names]
+    return [load(root).root.docname] + [name for _, names in parts(root) for name in names]
 
 
 def notebooks(folder: str, root: Path = ROOT) -> list[Path]:
