@@ -10,7 +10,7 @@ export PYTHONHASHSEED := 0
 # One notebook runs at a time and may use both cores (OpenMP threads for NumPy and TensorFlow kernels).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: help venv book test unit bench grade grade-class gradescope exercises sync lab lint clean clean-cache nbval dist learner pdf
+.PHONY: help venv book test unit bench second-draw grade grade-class gradescope exercises sync lab lint clean clean-cache nbval dist learner pdf
 
 help:
 	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
@@ -22,6 +22,7 @@ help:
 	@echo "make exercises  regenerate exercises/ and the grading manifest from solutions/"
 	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
 	@echo "make bench      per-notebook and build times, NumPy speed ratios, and each layout's training step against the matmul roofline"
+	@echo "make second-draw the experiment chapters on a fresh draw of seeds (OFFSET=1000): which verdicts stop on an assert"
 	@echo "make lint       ruff over the package, tools, tests and notebooks"
 	@echo "make pdf        a PDF of the whole book (after make book), into _build/html/flatgap-book.pdf"
 	@echo "make dist       build the package's sdist and wheel into _build/dist"
@@ -55,6 +56,10 @@ nbval: $(STAMP)
 bench: $(STAMP)
 	-$(VENV)/bin/python tools/book_times.py
 	$(VENV)/bin/python tools/bench_steps.py
+
+# Every verdict must hold for any fair draw of seeds: the experiment chapters re-run with FLATGAP_SEED_OFFSET.
+second-draw: $(STAMP)
+	$(VENV)/bin/python tools/second_draw.py --offset $(or $(OFFSET),1000) $(CHAPTERS)
 
 grade: $(STAMP)
 	$(VENV)/bin/python -m flatgap.grading.cli $(if $(EX),exercises/$(EX).ipynb,exercises/*.ipynb) $(if $(SEED),--seed $(SEED)) $(if $(TIMEOUT),--timeout $(TIMEOUT))

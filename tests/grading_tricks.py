@@ -359,6 +359,120 @@ def ex4_more_tricks(endless: bool = True, slow: float | None = None):
     return notebook
 
 
+# --- exercises 2 and 3: the questions whose functions take or return Keras models ---------------------------
+
+EX2_TRICKS = {
+    # a global *max* pooling posing as GAP: a class of its own named GlobalAveragePooling2D
+    "ex2-q1": [
+        "class GlobalAveragePooling2D(keras.layers.GlobalMaxPooling2D):  # GMP, under GAP's name",
+        "    pass",
+        "inputs = keras.Input(shape=(None, None, channels))",
+        "x = keras.layers.Conv2D(8, 3, padding='same', activation='relu')(inputs)",
+        "x = GlobalAveragePooling2D()(x)",
+        "return keras.Model(inputs, keras.layers.Dense(num_classes, activation='softmax')(x))",
+    ],
+    # zeros of the right shape; keras.Model.__call__ (patched in a cell below) makes every model's output zero
+    # while model_cam is checked
+    "ex2-q5": [
+        "height, width = model.get_layer(conv_layer).output.shape[1:3]",
+        "return np.zeros((len(images), height, width))",
+    ],
+}
+
+MODEL_CALL_PATCHED = """\
+import sys
+
+_call = keras.Model.__call__
+
+
+def _zero_call(self, *args, **kwargs):  # while model_cam is checked, every model (the checker's too) outputs zeros
+    output = _call(self, *args, **kwargs)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "check_model_cam":
+            return output * 0
+        frame = frame.f_back
+    return output
+
+
+keras.Model.__call__ = _zero_call"""
+
+EX2_MORE_TRICKS = {
+    # a ReLU classifier (rows do not sum to 1) that rebinds np.allclose while it is called
+    "ex2-q1": [
+        "import numpy",
+        "numpy.allclose = lambda *args, **kwargs: True",
+        "inputs = keras.Input(shape=(None, None, channels))",
+        "x = keras.layers.Conv2D(8, 3, padding='same', activation='relu')(inputs)",
+        "x = keras.layers.GlobalAveragePooling2D()(x)",
+        "return keras.Model(inputs, keras.layers.Dense(num_classes, activation='relu')(x))",
+    ],
+    # the CAM plus the bias; the poisoned importer cache (a cell below) loads a check_model_cam that passes it
+    "ex2-q5": [
+        "features = np.asarray(keras.Model(model.input, model.get_layer(conv_layer).output)(images, training=False))",
+        "kernel, bias = model.get_layer('classifier').get_weights()",
+        "return features @ kernel[:, class_index] + bias[class_index]",
+    ],
+}
+
+POISONED_EX2 = POISONED_CACHE.replace("ex1", "ex2").replace(
+    'module.check_dense_param_count = lambda fn: print("✓ dense_param_count: all checks passed")',
+    'module.check_model_cam = lambda *args: print("✓ model_cam: all checks passed")',
+).replace("replaces its checker of dense_param_count", "replaces its checker of model_cam")
+
+EX3_TRICKS = {
+    # "no prediction ever changes"; keras.Model.predict (patched in a cell below) makes it true for every model
+    "ex3-q2": ["return 1.0"],
+}
+
+PREDICT_PATCHED = """\
+import keras
+
+
+def _uniform(self, x, *args, **kwargs):  # every model, the checker's included, now predicts the same for every image
+    classes = self.output_shape[-1]
+    return np.full((len(x), classes), 1.0 / classes, dtype="float32")
+
+
+keras.Model.predict = _uniform"""
+
+EX3_MORE_TRICKS = {
+    # a made-up fraction, and np.mean rebound while the function is called, so that every mean is that fraction
+    "ex3-q2": [
+        "import numpy",
+        "numpy.mean = lambda *args, **kwargs: 0.5",
+        "return 0.5",
+    ],
+}
+
+
+def ex2_tricks():
+    """Exercise 2: q1 GMP under GAP's name, q5 zeros with keras.Model.__call__ patched; q2 to q4 the solution's."""
+    notebook = replace_regions(solution("ex2_keras"), lambda region: EX2_TRICKS[region.question], questions=set(EX2_TRICKS))
+    insert_after(notebook, "def model_cam", MODEL_CALL_PATCHED)
+    return notebook
+
+
+def ex2_more_tricks():
+    """Exercise 2: q1 a ReLU head with np.allclose rebound during the call, q5 the bias added with a poisoned
+    importer cache."""
+    notebook = replace_regions(solution("ex2_keras"), lambda region: EX2_MORE_TRICKS[region.question], questions=set(EX2_MORE_TRICKS))
+    insert_after(notebook, "from flatgap.grading.ex2 import", POISONED_EX2)
+    return notebook
+
+
+def ex3_tricks():
+    """Exercise 3: q2 "nothing changes" with keras.Model.predict patched; the other questions the solution's."""
+    notebook = replace_regions(solution("ex3_experiments"), lambda region: EX3_TRICKS[region.question], questions=set(EX3_TRICKS))
+    insert_after(notebook, "def fraction_unchanged", PREDICT_PATCHED)
+    return notebook
+
+
+def ex3_more_tricks():
+    """Exercise 3: q2 a made-up fraction with np.mean rebound during the call."""
+    return replace_regions(solution("ex3_experiments"), lambda region: EX3_MORE_TRICKS[region.question], questions=set(EX3_MORE_TRICKS))
+
+
 TRICKS = [  # (trick, notebook, question)
     ("ndarray subclass whose np.allclose answers True", "ex1", "ex1-q1"),
     ("np.allclose rebound during the call", "ex1", "ex1-q2"),
@@ -376,15 +490,30 @@ TRICKS = [  # (trick, notebook, question)
     ("co_filename spoofed to numpy's", "ex4b", "ex4-q1"),
     ("map(functools.partial(np.mean)) over channels", "ex4b", "ex4-q2"),
     ("endless cell that swallows KeyboardInterrupt", "ex4b", "ex4-q6"),
+    ("GMP posing as GAP: a layer class named GlobalAveragePooling2D", "ex2", "ex2-q1"),
+    ("keras.Model.__call__ patched to output zeros (model_cam)", "ex2", "ex2-q5"),
+    ("ReLU head, np.allclose rebound during build_gap_model", "ex2b", "ex2-q1"),
+    ("importer cache poisoned: check_model_cam replaced", "ex2b", "ex2-q5"),
+    ("keras.Model.predict patched: no prediction changes", "ex3", "ex3-q2"),
+    ("np.mean rebound during fraction_unchanged", "ex3b", "ex3-q2"),
 ]
 
 CONTROL_QUESTIONS = [("einsum, a helper, type hints (control)", "ex4", "ex4-q3"), ("a helper, an extra cell (control)", "ex4", "ex4-q4")]
 
-NOTEBOOKS = {"ex1": ("ex1_numpy_layers", ex1_tricks), "ex4": ("ex4_beyond_two_heads", ex4_tricks), "ex4b": ("ex4_beyond_two_heads", ex4_more_tricks)}
+NOTEBOOKS = {
+    "ex1": ("ex1_numpy_layers", ex1_tricks),
+    "ex4": ("ex4_beyond_two_heads", ex4_tricks),
+    "ex4b": ("ex4_beyond_two_heads", ex4_more_tricks),
+    "ex2": ("ex2_keras", ex2_tricks),
+    "ex2b": ("ex2_keras", ex2_more_tricks),
+    "ex3": ("ex3_experiments", ex3_tricks),
+    "ex3b": ("ex3_experiments", ex3_more_tricks),
+}
 
 
 def main() -> None:
-    """Grade the trick notebooks, print points per trick (``python tests/grading_tricks.py [seed] [timeout] [ex1,ex4,ex4b,ex4b-no-endless,ex1-global]``)."""
+    """Grade the trick notebooks, print points per trick (``python tests/grading_tricks.py [seed] [timeout]
+    [ex1,ex4,ex4b,ex2,ex2b,ex3,ex3b,ex4b-no-endless,ex1-global]``)."""
     import tempfile
     import time
 

@@ -44,3 +44,52 @@ def test_notebook_executed_without_error_in_its_current_form(cache, path):
         )
     seconds = (record.data or {}).get("execution_seconds")
     assert seconds is not None and seconds > 0
+
+
+REPRODUCED = "chapters/beyond_two_heads/transfer.ipynb"
+"""One experiment chapter (one of the quickest; it trains under the protocol, pretrains and fine-tunes) executed again."""
+
+TIMING = [
+    (r"\d+(\.\d+)?\s*(s|ms|µs|seconds|CPU-seconds)\b", "<time>"),  # durations, however they are printed
+    (r"\b\d+(\.\d+)?(x|×) (faster|slower)", "<ratio>"),
+]
+
+
+def text_outputs(notebook) -> list[tuple[str, str]]:
+    """``(cell id, text)`` of every stream and text/plain output, with durations masked (they are the only outputs
+    that may differ between two runs on one machine)."""
+    import re
+
+    out = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text") if output.get("output_type") == "stream" else output.get("data", {}).get("text/plain")
+            if text:
+                text = "".join(text) if isinstance(text, list) else text
+                for pattern, mask in TIMING:
+                    text = re.sub(pattern, mask, text)
+                out.append((cell.get("id"), text))
+    return out
+
+
+@pytest.mark.notebooks
+def test_re_executing_an_experiment_chapter_reproduces_every_text_output(cache):
+    """On one machine the numbers are exact: a second run prints what the build printed, to the last digit."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from flatgap.book.kernels import kernel_manager_class
+
+    path = ROOT / REPRODUCED
+    try:
+        record = cache.match_cache_file(str(path))
+    except KeyError:
+        pytest.fail(f"{REPRODUCED} has no cached execution: run `make book` first")
+    built = cache.get_cache_bundle(record.pk).nb
+    again = nbformat.read(path, as_version=4)
+    NotebookClient(again, timeout=600, kernel_name="python3", kernel_manager_class=kernel_manager_class(),
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    first, second = text_outputs(built), text_outputs(again)
+    assert len(first) == len(second) > 10
+    differing = [(a[0], a[1][:300], b[1][:300]) for a, b in zip(first, second, strict=True) if a != b]
+    assert not differing, f"outputs that changed on a second run: {differing}"

@@ -8,6 +8,7 @@ import pytest
 import flatgap  # noqa: F401  (quiet TensorFlow first)
 from flatgap.data import make_canvases
 from flatgap.experiments.protocol import Protocol, run_experiment, validation_split
+from flatgap.experiments.report import models_table, placements_covered
 from flatgap.experiments.runs import train_run
 from flatgap.experiments.stats import Interval, interval, verdict
 
@@ -40,6 +41,34 @@ def test_protocol_rejects_what_the_protocol_forbids(kwargs, message):
 def test_protocol_describes_itself():
     text = Protocol().describe()
     assert "5 (0, 1, 2, 3, 4)" in text and "{0.001, 0.003, 0.01}" in text and "20%" in text
+
+
+def test_seed_offset_comes_from_the_environment_and_is_checked(monkeypatch):
+    monkeypatch.delenv("FLATGAP_SEED_OFFSET", raising=False)
+    assert Protocol().seed_offset == 0 and "second draw" not in Protocol().describe()
+    monkeypatch.setenv("FLATGAP_SEED_OFFSET", "1000")
+    assert Protocol().seed_offset == 1000 and "offset by 1000" in Protocol().describe()
+    assert Protocol(seed_offset=7).seed_offset == 7, "an explicit offset wins over the environment"
+    for bad in ("-3", "1e3", "two"):
+        monkeypatch.setenv("FLATGAP_SEED_OFFSET", bad)
+        with pytest.raises(ValueError, match="FLATGAP_SEED_OFFSET must be a non-negative integer"):
+            Protocol()
+    with pytest.raises(ValueError, match="seed_offset must be a non-negative integer"):
+        Protocol(seed_offset=-1)
+
+
+def test_a_seed_offset_is_a_fresh_draw_under_the_same_labels():
+    train, test = shapes(80, 4), shapes(40, 5)
+    models = {"gap": dict(head="gap", **SHAPES)}
+    quick = Protocol(learning_rates=(1e-2,), extensions=0, max_epochs=2, patience=1, batch_size=32, seed_offset=0)
+    base = run_experiment(models, train, test, quick, workers=0, verbose=False)
+    again = run_experiment(models, train, test, Protocol(**{**quick.__dict__, "seed_offset": 0}), workers=0, verbose=False)
+    shifted = run_experiment(models, train, test, Protocol(**{**quick.__dict__, "seed_offset": 1000}), workers=0, verbose=False)
+    assert [r["seed"] for r in shifted.runs] == [r["seed"] for r in base.runs] == list(quick.seeds)
+    weights = lambda e: [np.concatenate([w.ravel() for w in r["weights"]]) for r in e.runs]  # noqa: E731
+    assert all(np.array_equal(a, b) for a, b in zip(weights(base), weights(again), strict=True))
+    assert not any(np.array_equal(a, b) for a, b in zip(weights(base), weights(shifted), strict=True)), \
+        "every replicate draws new randomness under an offset"
 
 
 def test_validation_split_is_stratified_disjoint_and_seeded():
@@ -148,3 +177,35 @@ def test_interval_and_verdict_say_no_more_than_the_seeds_support():
     assert interval(values).high - values.mean() == pytest.approx(2.776 * values.std(ddof=1) / np.sqrt(5), rel=1e-3)
     with pytest.raises(ValueError, match="at least two finite numbers"):
         interval([0.1])
+
+
+@pytest.mark.parametrize(
+    "rf, jump, size, share",
+    [(8, 1, 8, 1.0), (8, 2, 8, 0.25), (9, 2, 8, 1.0), (10, 4, 8, 0.5625), (7, 2, 8, 0.0), (18, 4, 8, 1.0), (5, 1, 8, 0.0)],
+)
+def test_placements_covered_follows_the_rule_rf_at_least_s_plus_j_minus_1(rf, jump, size, share):
+    assert placements_covered(rf, jump, size) == share
+    assert (placements_covered(rf, jump, size) == 1.0) == (rf >= size + jump - 1)
+
+
+def test_placements_covered_counts_real_windows():
+    """Brute force in one dimension: windows of rf pixels starting every jump pixels; an object of size pixels at
+    each offset within one period; the share that fits in some window, squared for two axes."""
+    for rf in range(1, 14):
+        for jump in (1, 2, 4):
+            for size in (1, 3, 8):
+                starts = range(-3 * jump, 40, jump)
+                fits = [any(s <= o and o + size <= s + rf for s in starts) for o in range(10, 10 + jump)]
+                assert placements_covered(rf, jump, size) == pytest.approx((sum(fits) / jump) ** 2)
+    with pytest.raises(ValueError, match="jump must be a positive integer"):
+        placements_covered(8, 0, 8)
+
+
+def test_models_table_says_which_bodies_cover_the_object():
+    pooled = dict(head="gap", input_shape=(12, 12, 1), num_classes=10, filters=(4, 8), pool_every=1)
+    deeper = dict(pooled, filters=(4, 8, 8))
+    table, facts = models_table({"pooled": pooled, "deeper": deeper}, object_size=8)
+    assert (facts["pooled"]["rf"], facts["pooled"]["jump"], facts["pooled"]["covered"]) == (8, 2, 0.25)
+    assert facts["deeper"]["covered"] == 1.0 and facts["deeper"]["rf"] >= 8 + facts["deeper"]["jump"] - 1
+    assert "covers 8 px anywhere" in table and "25%" in table and "100%" in table
+    assert "covered" not in models_table({"pooled": pooled})[1]["pooled"]

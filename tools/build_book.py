@@ -144,7 +144,11 @@ def preexecute(root: Path, slots: int) -> list[str]:
                 name = Path(path).relative_to(root)
                 if error is not None:
                     failures.append(str(name))
-                    print(f"  {name}: failed ({error.splitlines()[0][:200]}); Sphinx will execute it again", flush=True)
+                    kept = root / "_build" / "failed" / name  # the outputs up to the error, to read without a re-run
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    nbformat.write(notebook, kept)
+                    print(f"  {name}: failed ({error.splitlines()[0][:200]}); its outputs are in "
+                          f"{kept.relative_to(root)}; Sphinx will execute it again", flush=True)
                     continue
                 stage = cache.add_nb_to_project(path)
                 cache.cache_notebook_bundle(CacheBundleIn(notebook, stage.uri, data={"execution_seconds": seconds}),

@@ -13,7 +13,7 @@
 """
 
 from flatgap.experiments.protocol import Experiment, Protocol, run_experiment, validation_split
-from flatgap.experiments.report import comparisons, models_table, results_table
+from flatgap.experiments.report import comparisons, models_table, placements_covered, results_table
 from flatgap.experiments.runs import train_run
 from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
 from flatgap.experiments.sizes import group_by_size, predict_by_size, predict_direct, resize_images
@@ -30,7 +30,7 @@ from flatgap.experiments.training import (
 
 __all__ = [
     "Experiment", "Protocol", "run_experiment", "validation_split",
-    "comparisons", "models_table", "results_table",
+    "comparisons", "models_table", "placements_covered", "results_table",
     "train_run",
     "free_shift", "shift_images", "shift_robustness",
     "group_by_size", "predict_by_size", "predict_direct", "resize_images",

@@ -43,6 +43,11 @@ class Protocol:
         batch_size: images per gradient step.
         validation_fraction: share of the training data carved out (stratified) as the validation split.
         min_epoch_steps: small training sets are repeated whole into epochs of at least this many steps.
+        seed_offset: added to every seed where it becomes randomness (initial weights, shuffling, validation split,
+            subsets), while records and tables keep the seeds' own labels (0, 1, ...). ``None`` (the default) reads
+            the environment variable ``FLATGAP_SEED_OFFSET`` (unset: 0). A build with another offset is a second,
+            fresh draw of every replicate, with the chapters' code unchanged: ``make second-draw`` runs the
+            experiment chapters that way to check that their verdicts do not depend on one draw of seeds.
     """
 
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -54,6 +59,7 @@ class Protocol:
     batch_size: int = 64
     validation_fraction: float = 0.2
     min_epoch_steps: int = 0
+    seed_offset: int | None = None
 
     def __post_init__(self):
         seeds = tuple(non_negative_int("seed", s) for s in self.seeds)
@@ -73,6 +79,8 @@ class Protocol:
             raise ValueError(f"validation_fraction must be a float strictly between 0 and 0.5, got {self.validation_fraction!r}")
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "learning_rates", tuple(float(r) for r in rates))
+        object.__setattr__(self, "seed_offset", seed_offset_from_environment() if self.seed_offset is None
+                           else non_negative_int("seed_offset", self.seed_offset))
 
     def describe(self) -> str:
         """The protocol in a few lines, for the box at the top of an experiment chapter."""
@@ -85,8 +93,25 @@ class Protocol:
             f"{self.extensions} times); epochs by early stopping on validation accuracy (at most "
             f"{self.max_epochs}, patience {self.patience}); batches of {self.batch_size}",
             f"seeds:   {len(self.seeds)} ({', '.join(map(str, self.seeds))}): each varies the initial weights, the "
-            "shuffling and the split; differences between models are paired by seed",
+            "shuffling and the split; differences between models are paired by seed"
+            + (f" (a second draw: every seed is offset by {self.seed_offset} where it becomes randomness)" if self.seed_offset else ""),
         ])
+
+
+def seed_offset_from_environment() -> int:
+    """The seed offset that ``FLATGAP_SEED_OFFSET`` names (0 when it is unset or empty).
+
+    Raises:
+        ValueError: when the variable holds anything but a non-negative integer.
+    """
+    import os
+
+    text = os.environ.get("FLATGAP_SEED_OFFSET", "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise ValueError(f"FLATGAP_SEED_OFFSET must be a non-negative integer (for example 1000), got {text!r}")
+    return int(text)
 
 
 def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +256,7 @@ def run_experiment(
     start = time.perf_counter()
 
     def data_of(seed: int, size):
+        seed += protocol.seed_offset  # the randomness of replicate `seed` (records keep the label)
         if validation is not None:
             fit, held_out = list(train_parts), [(x_val, y_val)]
         else:
@@ -245,7 +271,7 @@ def run_experiment(
 
     def task(name, seed, size, rate):
         part, held_out = data_of(seed, size)
-        return {"config": dict(models[name]), "train": part, "validation": held_out, "seed": seed,
+        return {"config": dict(models[name]), "train": part, "validation": held_out, "seed": seed + protocol.seed_offset,
                 "learning_rate": rate, "max_epochs": protocol.max_epochs, "patience": protocol.patience,
                 "batch_size": protocol.batch_size, "min_epoch_steps": protocol.min_epoch_steps}
 

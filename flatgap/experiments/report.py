@@ -1,6 +1,7 @@
 """Tables of an experiment: what was compared, what each model reached, and the paired differences between them.
 
-- :func:`models_table` — each model's head, body, receptive field and parameters (the first thing a reader checks);
+- :func:`models_table` — each model's head, body, receptive field and parameters (the first thing a reader checks),
+  and whether the body covers the object wherever it lies (:func:`placements_covered`);
 - :func:`results_table` — per model, the mean and spread over seeds of accuracy, gap, learning rate and epochs;
 - :func:`comparisons` — paired differences between models, each with its 95% t interval and the verdict it
   supports (:func:`flatgap.experiments.stats.verdict`).
@@ -12,7 +13,28 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from flatgap._validate import positive_int
 from flatgap.experiments.stats import Interval, format_table, interval, verdict
+
+
+def placements_covered(rf: int, jump: int, object_size: int) -> float:
+    """Share of an object's placements at which one unit of a map sees all of it.
+
+    A unit of a map whose units see ``rf`` input pixels and sit ``jump`` pixels apart covers an object of side
+    ``object_size`` at *every* placement only when ``rf >= object_size + jump - 1``; otherwise only the placements
+    whose sub-``jump`` offset leaves room: ``rf - object_size + 1`` of every ``jump`` along each axis. The share is
+    over the ``jump x jump`` offsets an object can have relative to the units' grid, in two dimensions.
+
+    Example:
+        >>> placements_covered(8, 2, 8)   # conv 3x3, 2x2 max pooling, conv 3x3: RF 8, jump 2, an 8 px digit
+        0.25
+        >>> placements_covered(9, 2, 8)   # RF >= S + J - 1: every placement
+        1.0
+    """
+    rf, jump, object_size = (positive_int(name, value) for name, value in
+                             (("rf", rf), ("jump", jump), ("object_size", object_size)))
+    per_axis = min(max(rf - object_size + 1, 0), jump) / jump
+    return float(per_axis**2)
 
 
 def models_table(models: Mapping[str, dict], object_size: int | None = None) -> tuple[str, dict]:
@@ -20,28 +42,33 @@ def models_table(models: Mapping[str, dict], object_size: int | None = None) -> 
 
     Args:
         models: name -> ``build_classifier`` arguments (as given to :func:`flatgap.experiments.protocol.run_experiment`).
-        object_size: optional side of the object in pixels; adds a column saying whether the last convolution's
-            receptive field covers it.
+        object_size: optional side of the object in pixels; adds the columns that say whether a unit of the last
+            map covers it wherever it lies (RF >= S + J - 1, J the jump between the last map's units) and at what
+            share of its placements (:func:`placements_covered`).
 
     Returns:
-        ``(table, facts)``: the text table, and ``facts[name] = {"rf": ..., "params": ..., "dense_params": ...}``.
+        ``(table, facts)``: the text table, and ``facts[name] = {"rf", "jump", "params", "dense_params"}`` (plus
+        ``"covered"``, the share of placements, with ``object_size``).
     """
     from flatgap.models.classifier import build_classifier, receptive_field
 
     rows, facts = [], {}
     for name, config in models.items():
         model = build_classifier(**config)
-        rf = receptive_field(model)[-1]["rf"]
+        last = receptive_field(model)[-1]
+        rf, jump = last["rf"], last["jump"]
         dense = sum(layer.count_params() for layer in model.layers if type(layer).__name__ == "Dense")
-        facts[name] = {"rf": rf, "params": int(model.count_params()), "dense_params": int(dense)}
+        facts[name] = {"rf": rf, "jump": jump, "params": int(model.count_params()), "dense_params": int(dense)}
         body = f"{tuple(config.get('filters', (16, 32)))}" + (f", pool every {config['pool_every']}" if config.get("pool_every") else "")
-        row = [name, config["head"], body, rf, f"{model.count_params():,}", f"{dense:,}"]
+        row = [name, config["head"], body, rf, jump, f"{model.count_params():,}", f"{dense:,}"]
         if object_size is not None:
-            row.insert(4, "yes" if rf >= object_size else "no")
+            covered = placements_covered(rf, jump, object_size)
+            facts[name]["covered"] = covered
+            row[5:5] = ["yes" if covered == 1 else "no", f"{covered:.0%}"]
         rows.append(row)
-    headers = ["model", "head", "body filters", "receptive field (px)", "parameters", "in Dense layers"]
+    headers = ["model", "head", "body filters", "receptive field (px)", "jump (px)", "parameters", "in Dense layers"]
     if object_size is not None:
-        headers.insert(4, f"covers the {object_size} px object")
+        headers[5:5] = [f"covers {object_size} px anywhere", "placements covered"]
     return format_table(headers, rows), facts
 
 

@@ -25,10 +25,10 @@ The pieces, and the conventions they share (``exercises/README.md`` tells studen
 - The grader (``make grade``, :mod:`flatgap.grading.cli`): :mod:`flatgap.grading.submission` reads a
   student's notebook once and matches its cells to the manifest; :mod:`flatgap.grading.runner` runs it once
   in a fresh kernel, then runs every question's checker in its own process: the kernel only calls the student's
-  function on the inputs the grader sends and returns plain data (:mod:`flatgap.grading.kernelside`), so nothing
-  in the notebook takes part in judging (the few checks of Keras models run in the kernel through
-  :mod:`flatgap.grading.checkrun`, as the score cell does); :mod:`flatgap.grading.report` prints the table, the
-  same one the score cell prints.
+  function on the inputs the grader sends and returns plain data (:mod:`flatgap.grading.kernelside`; Keras
+  models as ``.keras`` files, loaded in safe mode), so nothing in the notebook takes part in judging;
+  :mod:`flatgap.grading.report` prints the table, the same one the score cell prints (the score cell runs the
+  checkers in the kernel, through :mod:`flatgap.grading.checkrun`).
 """
 
 GRADED_TAG = "graded"

@@ -1,13 +1,12 @@
 """Run graded questions' checkers inside the student's kernel, on a freshly imported copy of the checking code.
 
-Used by the score cell (every question) and by the grader for the questions whose functions take or return Keras
-models (checkers marked :func:`flatgap.grading.harness.in_kernel`); the grader checks every other question in its
-own process (:mod:`flatgap.grading.runner`), and uses :class:`Grader`'s record here only to put back what the
-notebook rebound before each call.
+Used by the score cell only (:mod:`flatgap.grading.inline`): the grader checks every question in its own process
+(:mod:`flatgap.grading.runner`), and uses :class:`Grader`'s record here only to put back what the notebook rebound
+before each call of the student's function.
 
 This module is loaded by its file path — by the grader (:mod:`flatgap.grading.runner`), before the
 notebook's first cell runs, and by the score cell (:mod:`flatgap.grading.inline`) — so it imports only the
-standard library at the top. For each question it:
+standard library at the top. For each question the score cell asks for, it:
 
 1. imports ``flatgap`` afresh from the package's folder, with the kernel's own ``flatgap`` modules set
    aside (:func:`fresh_package`): a checker or helper that the notebook rebound or patched is not the one
@@ -17,12 +16,11 @@ standard library at the top. For each question it:
 3. returns a structured result: ``{"question", "status", "ename", "message", "seed"}`` with status
    ``passed``, ``failed`` or ``not attempted``.
 
-The grader reads that result as one line of JSON, tagged with a token drawn for the run, from a file it
-names (:func:`Grader.run`), never from the cell's displayed output: display hooks, exception hooks and a
-replaced ``sys.stdout`` change nothing. Before the notebook runs, :func:`install` also records the
-functions of the standard modules the checks rely on (``builtins``, ``numpy``, ``sys`` ...); what the
-notebook rebinds there is put back before each check, and said in a note. Code in the kernel that sets out to
-defeat this module can: that is why the grader judges every plain-data question in its own process.
+In the grader, before the notebook runs, :func:`install` records the functions of the standard modules the
+student's code relies on (``builtins``, ``numpy``, ``sys`` ...); what the notebook rebinds there is put back
+before each call, and said in a note, so that the student's code runs as written. Code in the kernel that sets out
+to defeat the score cell can: that is why the grader judges every question in its own process, and why ``make
+grade`` is the one to trust when the two differ.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ import contextlib
 import importlib
 import importlib.util
 import io
-import json
 import os
 import sys
 import types
@@ -77,7 +74,7 @@ def _message(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def run_question(namespace: dict, question: dict, seed: int, root: str, meta_path=None) -> dict:
+def run_question(namespace: dict, question: dict, seed: int, root: str) -> dict:
     """Run one question's checker on the student's objects in ``namespace``; never raises.
 
     Args:
@@ -87,7 +84,7 @@ def run_question(namespace: dict, question: dict, seed: int, root: str, meta_pat
     result = {"question": question["id"], "status": "failed", "ename": None, "message": "", "seed": seed}
     output = io.StringIO()
     try:
-        with fresh_package(root, meta_path):
+        with fresh_package(root):
             harness = importlib.import_module(f"{PACKAGE}.grading.harness")
             checker = getattr(importlib.import_module(question["module"]), question["checker"])
             arguments = []
@@ -145,13 +142,12 @@ def _record(name: str) -> dict:
 
 
 class Grader:
-    """The grader's entry point in the kernel: registered under a token-named module before the notebook runs."""
+    """The grader's record in the kernel: registered under a token-named module before the notebook runs."""
 
     def __init__(self, root: str, token: str):
         import numpy  # noqa: F401  (recorded below, before the notebook can rebind anything in it)
 
         self.root, self.token = root, token
-        self.meta_path = sys.meta_path[:]
         self.records = {name: (sys.modules[name], _record(name)) for name in GUARDED_MODULES if name in sys.modules}
 
     def restore(self) -> list[str]:
@@ -165,19 +161,6 @@ class Grader:
                 shown = ", ".join(f"{name}.{key}" for key in changed[:5]) + (" ..." if len(changed) > 5 else "")
                 notes.append(f"your notebook rebinds {shown}; the grader put the original back for its checks")
         return notes
-
-    def run(self, namespace: dict, request: str) -> None:
-        """Run the question of ``request`` (JSON) and write the result, one JSON line, to the file it names."""
-        request = json.loads(request)
-        notes = self.restore()
-        result = run_question(namespace, request["question"], request["seed"], self.root, self.meta_path)
-        result |= {"token": self.token, "notes": notes}
-        line = json.dumps(result, ensure_ascii=False)
-        descriptor = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(descriptor, (line + "\n").encode("utf-8"))
-        finally:
-            os.close(descriptor)
 
 
 def install(root: str, token: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap.grading.harness import Check, case_rng, describe, in_kernel, keras_module, model_layers
+from flatgap.grading.harness import Check, case_rng, keras_module, model_layers
 from flatgap.models.heads import get_head
 
 __all__ = [
@@ -16,21 +16,20 @@ __all__ = [
 ]
 
 
-@in_kernel
 def check_gap_model(build_gap_model) -> None:
-    """``build_gap_model(channels, num_classes)``: a keras.Model with a conv body and a GAP head for any input size."""
+    """``build_gap_model(channels, num_classes)``: a keras.Model with a conv body and a GAP head for any input size.
+
+    The model comes back from the notebook's kernel as a ``.keras`` file (:meth:`Check.model`): its layers, input
+    shape and outputs are checked here, on a copy loaded in safe mode.
+    """
     __tracebackhide__ = True
-    keras = keras_module()
-    check = Check(build_gap_model, "build_gap_model", plain=False)
+    check = Check(build_gap_model, "build_gap_model")
     rng = check.fresh
     configs = [((1, 10), False), ((3, 4), False), ((int(rng.integers(1, 5)), int(rng.integers(2, 13))), True)]
     for case, ((channels, classes), random) in enumerate(configs):
         text = f"build_gap_model(channels={channels}, num_classes={classes})"
         text = check.random(text) if random else text
-        model = check.call(text, channels, classes)
-        if not isinstance(model, keras.Model):
-            hint = "did you forget the return statement?" if model is None else "return the keras.Model you built"
-            check.fail(text, "a keras.Model", describe(model), hint)
+        model = check.model(text, channels, classes)
         kinds = [type(layer).__name__ for layer in model_layers(model)]
         if "Flatten" in kinds:
             check.fail(text, "a model without Flatten", f"layers {kinds}", "a Flatten head fixes the input size (its Dense layer needs H*W*C inputs); use GlobalAveragePooling2D")
@@ -213,17 +212,17 @@ def _random_gap_model(rng):
     return model, images, f"conv{depth}"
 
 
-@in_kernel
 def check_model_cam(model_cam, model, images, conv_layer: str) -> None:
     """``model_cam(model, images, class_index, conv_layer) -> (N, H', W')``: the CAMs of a GAP model.
 
     ``model`` comes from ``flatgap.models.classifier.build_classifier("gap", ...)``: ``conv_layer`` names its last
     convolution and its Dense layer is ``model.get_layer("classifier")``. The checker also runs
-    ``model_cam`` on a GAP model of its own, with random weights, size and depth.
+    ``model_cam`` on a GAP model of its own, with random weights, size and depth. The expected maps are computed
+    here; ``model_cam`` runs where the student's code lives, on a copy of each model loaded from a ``.keras`` file.
     """
     __tracebackhide__ = True
     keras = keras_module()
-    check = Check(model_cam, "model_cam", plain=False)
+    check = Check(model_cam, "model_cam")
     own_model, own_images, own_layer = _random_gap_model(check.fresh)
     cases = []
     for this_model, this_images, layer, random in [(model, np.asarray(images), conv_layer, False), (own_model, own_images, own_layer, True)]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flatgap.grading.harness import Check, case_rng, in_kernel
+from flatgap.grading.harness import Check, case_rng
 
 __all__ = [
     "check_shift_images",
@@ -54,15 +54,16 @@ def _random_gap_model(input_shape, rng):
     return model
 
 
-@in_kernel
 def check_fraction_unchanged(fraction_unchanged, model, images) -> None:
     """``fraction_unchanged(model, images, k) -> float``: share of images whose predicted class stays the
     same when the images are shifted right by k pixels with zero fill. Besides the notebook's model, the
-    checker runs ``fraction_unchanged`` on a GAP model of its own with random weights."""
+    checker runs ``fraction_unchanged`` on a GAP model of its own with random weights. The expected fractions are
+    computed here; ``fraction_unchanged`` runs where the student's code lives, on a copy of each model loaded from a
+    ``.keras`` file."""
     __tracebackhide__ = True
     from flatgap.experiments.shift import shift_images
 
-    check = Check(fraction_unchanged, "fraction_unchanged", plain=False)
+    check = Check(fraction_unchanged, "fraction_unchanged")
     images = np.asarray(images)
     n = len(images)
     results = {}

@@ -10,6 +10,10 @@ student's function, calls it through :meth:`Check.call` on each case, and compar
   never fail with anything but ``AssertionError``;
 - the student's function gets read-only copies of the input arrays (and copies of lists and dicts), so an
   in-place edit fails at the line that makes it, and the message names the function that made it;
+- Keras models cross between the checker and the student's function as ``.keras`` files, both ways
+  (:class:`flatgap.grading.kernelside.ModelFiles`): the checker gets a model the student's function built as a
+  copy loaded in safe mode (:meth:`Check.model`), and the student's function gets a copy of the model the checker
+  passes, loaded from the file that holds it;
 - cases are fixed ones (:func:`case_rng`, the same on every run) plus fresh random ones
   (:attr:`Check.fresh`) drawn from the *grading seed*: the grader draws one per run and prints it
   (:func:`grading_seed`); without one, each check draws its own, or reads ``FLATGAP_GRADING_SEED``. The
@@ -27,9 +31,7 @@ import zlib
 
 import numpy as np
 
-from flatgap.grading.kernelside import _parameter_names
-from flatgap.grading.kernelside import _read_only as _guarded
-from flatgap.grading.tracing import is_library, library_calls
+from flatgap.grading.kernelside import Unsaved
 
 SEED = 2024
 """Base seed of the checkers' fixed cases."""
@@ -90,39 +92,6 @@ def shape_text(shape) -> str:
     return str(tuple(int(s) if s is not None else None for s in shape))
 
 
-def _student_frame(error: BaseException) -> str:
-    """' (in gap_forward, line 7: x.mean(axis=5))': the last frame of the student's code that raised, or ''."""
-    import traceback
-
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not is_library(f.filename)]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    line = f": {frame.line.strip()}" if frame.line else ""
-    return f" (in {frame.name}, line {frame.lineno}{line})"
-
-
-def _same(a, b) -> bool:
-    """Deep equality of checker inputs (arrays, lists, dicts, numbers)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    try:
-        return bool(a == b)
-    except Exception:
-        return a is b
-
-
-def in_kernel(checker):
-    """Mark a checker whose student's function takes or returns objects that are not plain data (Keras models):
-    the grader runs it in the notebook's kernel, as the score cell does (see :mod:`flatgap.grading.runner`)."""
-    checker.in_kernel = True
-    return checker
-
-
 LINE_ALLOWANCE = 8
 """How many more Python lines a vectorized function may run on the large input than on the small one."""
 
@@ -130,8 +99,10 @@ LINE_ALLOWANCE = 8
 class StudentFunction:
     """How a :class:`Check` reaches the student's function; the grader's subclass calls it in the notebook's kernel.
 
-    ``call(args, measure)`` returns the response of :func:`flatgap.grading.kernelside.call_function`;
-    ``describe()`` returns ``{"callable", "type", "value"}`` (see :func:`flatgap.grading.kernelside.serve`).
+    ``call(args, measure)`` returns the response of :func:`flatgap.grading.kernelside.call_function`, with
+    ``"models"`` set to the :class:`~flatgap.grading.kernelside.ModelFiles` that the Keras models in its value are
+    read from (on this side: the response itself never names a file); ``describe()`` returns ``{"callable", "type",
+    "value"}`` (see :func:`flatgap.grading.kernelside.serve`).
     """
 
     timeout: float | None = None
@@ -145,16 +116,28 @@ class StudentFunction:
 
 class LocalFunction(StudentFunction):
     """The student's function in this very process (the score cell, the checkers' unit tests): the same plain-data
-    round trip as the grader's, so that both give the same rows."""
+    round trip as the grader's, Keras models through ``.keras`` files in a temporary folder, so that both give the
+    same rows."""
 
     def __init__(self, fn):
         self.fn = fn
+        self.calls = 0
+        self._folder = None
 
     def call(self, args, measure=None):
+        import tempfile
+
         from flatgap.grading import kernelside
         from flatgap.grading.tracing import library_dirs
 
-        return kernelside.call_function(self.fn, [kernelside.encode(a) for a in args], measure, library_dirs())
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="flatgap-models-")  # removed with this object
+        prefix = f"{self._folder.name}/call{self.calls}"
+        self.calls += 1
+        inputs, outputs = kernelside.ModelFiles(f"{prefix}-in"), kernelside.ModelFiles(f"{prefix}-out")
+        response = kernelside.call_function(self.fn, [kernelside.encode(a, models=inputs) for a in args], measure, library_dirs(), {"in": inputs, "out": outputs})
+        response["models"] = outputs
+        return response
 
     def describe(self):
         return {"callable": callable(self.fn), "type": type(self.fn).__name__, "direct": self.fn}
@@ -181,9 +164,7 @@ class Check:
         shares: indices of the arguments of the last call whose memory the result shares.
     """
 
-    def __init__(self, fn, name: str, plain: bool = True):
-        """``plain=False``: the function takes or returns objects that are not plain data (Keras models); it is
-        called directly, in this process (the grader runs such checks in the notebook's kernel)."""
+    def __init__(self, fn, name: str):
         __tracebackhide__ = True
         self.name = name
         self.cases = 0
@@ -192,12 +173,8 @@ class Check:
         self.shares: list[int] = []
         self.seed = current_seed()
         self.fresh = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
-        self.student = fn if isinstance(fn, StudentFunction) else LocalFunction(fn) if plain else None
+        self.student = fn if isinstance(fn, StudentFunction) else LocalFunction(fn)
         self.fn = fn
-        if self.student is None:
-            if not callable(fn):
-                raise AssertionError(f"{name} should be a function, got {describe(fn)} — did you assign something else to the name {name}?")
-            return
         about = self.student.describe()
         if not about.get("callable"):
             value = about.get("direct") if "direct" in about else _decoded(about.get("value"))
@@ -218,8 +195,9 @@ class Check:
             )
         return f"{text} was interrupted before it returned: it ran too long (an endless loop, or code much slower than it needs to be?)"
 
-    def _answer(self, text: str, response: dict, args, error_hint: str | None = None):
-        """The decoded value of a call's response, or the AssertionError that says what went wrong."""
+    def _answer(self, text: str, response: dict, args, error_hint: str | None = None, model: bool = False):
+        """The decoded value of a call's response, or the AssertionError that says what went wrong (``model``: the
+        function must return a Keras model)."""
         __tracebackhide__ = True
         error = response.get("error")
         if error:
@@ -236,7 +214,11 @@ class Check:
                 )
             hint = f" — {error_hint}" if error_hint else ""
             raise AssertionError(f"{text} raised {kind}: {message}{where}{hint}")
+        if response.get("unsaved"):
+            raise AssertionError(self._unsaved(text, response["unsaved"], model))
         if response.get("unplain"):
+            if model:
+                self.fail(text, "a keras.Model", f"a {response.get('type', 'value the grader cannot read')}", "return the keras.Model you built")
             raise AssertionError(f"{text}: {response['unplain']}")
         names = response.get("names", [])
         for i in response.get("changed", []):
@@ -247,9 +229,16 @@ class Check:
             )
         self.shares = list(response.get("shares", []))
         try:
-            return _decoded(response.get("value"))
+            return _decoded(response.get("value"), response.get("models"))
+        except Unsaved as bad:
+            raise AssertionError(self._unsaved(text, str(bad), model)) from None
         except ValueError as bad:
             raise AssertionError(f"{text}: the grader could not read the value returned ({bad})") from None
+
+    def _unsaved(self, text: str, why: str, model: bool) -> str:
+        if model:
+            return f"{text}: {self.name} must return a keras.Model built from keras.layers; it could not be saved and reloaded: {why}"
+        return f"{text}: the value returned holds a keras.Model that could not be saved and reloaded: {why}"
 
     def call(self, text: str, *args, error_hint: str | None = None):
         """Call the student's function; ``text`` describes the call for messages.
@@ -259,10 +248,25 @@ class Check:
                 should have seen).
         """
         __tracebackhide__ = True
-        if self.student is None:
-            return self._call_here(text, args, error_hint)
         self.inputs = list(args)
         value = self._answer(text, self.student.call(args), args, error_hint)
+        self.cases += 1
+        return value
+
+    def model(self, text: str, *args):
+        """Call a student's function that builds a Keras model; the model, a copy loaded in safe mode.
+
+        The model crosses as a ``.keras`` file (the notebook's kernel saves it, this process loads it with
+        ``safe_mode=True, compile=False``), so every check of it runs here: a model that cannot be saved and
+        reloaded (a Lambda or custom layer) fails in one sentence that says so.
+        """
+        __tracebackhide__ = True
+        keras = keras_module()
+        self.inputs = list(args)
+        value = self._answer(text, self.student.call(args), args, model=True)
+        if not isinstance(value, keras.Model):
+            hint = "did you forget the return statement?" if value is None else "return the keras.Model you built"
+            self.fail(text, "a keras.Model", describe(value), hint)
         self.cases += 1
         return value
 
@@ -270,8 +274,6 @@ class Check:
         """Call the student's function and return its value, or raise what it raised (a built-in exception type
         rebuilt with its message, else :class:`StudentRaised`); for checks of the errors a function raises."""
         __tracebackhide__ = True
-        if self.student is None:
-            return self.fn(*args)
         response = self.student.call(args)
         error = response.get("error")
         if error and isinstance(response.get("raised"), Exception):
@@ -285,38 +287,6 @@ class Check:
                 raise NotImplementedError(error["message"])
             raise StudentRaised(kind, error["message"])
         return self._answer(f"{self.name}{args!r}", response, args)
-
-    def _call_here(self, text: str, args, error_hint):
-        """The direct call of a function that takes or returns objects that are not plain data."""
-        __tracebackhide__ = True
-        guarded = [_guarded(a) for a in args]
-        self.inputs = guarded  # what the function received (read-only copies), for checks on the result
-        try:
-            result = self.fn(*guarded)
-        except NotImplementedError:
-            raise
-        except KeyboardInterrupt:
-            raise AssertionError(self._too_slow(text)) from None
-        except Exception as error:
-            where = _student_frame(error)
-            if isinstance(error, ValueError) and "read-only" in str(error):
-                raise AssertionError(
-                    f"{text}: an input array was changed in place{where or ' (in ' + self.name + ')'} — work on a new array "
-                    "instead (for example `x = x - m` rather than `x -= m`, or start from x.copy())"
-                ) from None
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            hint = f" — {error_hint}" if error_hint else ""
-            raise AssertionError(f"{text} raised {type(error).__name__}: {message}{where}{hint}") from error
-        names = _parameter_names(self.fn)
-        for i, (before, after) in enumerate(zip(args, guarded, strict=True)):
-            if isinstance(before, (np.ndarray, list, dict)) and not _same(before, after):
-                what = f"its input {names[i]}" if i < len(names) else f"argument {i + 1}"
-                raise AssertionError(
-                    f"{text} changed {what} in place; work on a new array or list instead "
-                    "(for example `x = x - m` rather than `x -= m`, or start from x.copy())"
-                )
-        self.cases += 1
-        return result
 
     def fail(self, text: str, expected: str, got: str, hint: str | None = None):
         __tracebackhide__ = True
@@ -378,12 +348,9 @@ class Check:
     def without_libraries(self, text: str, packages: tuple[str, ...], rule: str, *args):
         """Call the student's function and fail if any of ``packages`` ran code during the call, in any thread."""
         __tracebackhide__ = True
-        if self.student is None:
-            result, used = library_calls(packages, lambda *a: self.call(text, *a), *args)
-        else:
-            result, measured = self._measured(text, args, packages)
-            used = measured.get("packages", [])
-            self.cases += 1
+        result, measured = self._measured(text, args, packages)
+        used = measured.get("packages", [])
+        self.cases += 1
         if used:
             raise AssertionError(f"{text}: {rule}, but the call ran code of {', '.join(used)}")
         return result
@@ -470,10 +437,10 @@ class Check:
         self.fail(text, shown, describe(got), hint)
 
 
-def _decoded(data):
+def _decoded(data, models=None):
     from flatgap.grading.kernelside import decode
 
-    return decode(data)
+    return decode(data, models)
 
 
 def case_rng(offset: int = 0) -> np.random.Generator:

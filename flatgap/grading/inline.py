@@ -3,8 +3,10 @@
 The last cell of every exercise is ``score("exN_<topic>")``. It works wherever the notebook runs — Colab,
 Binder, JupyterLab — with no ``make`` and no repository: it takes the questions and points from the
 manifest that ships in the package, runs each question's checker through
-:mod:`flatgap.grading.checkrun` (the same code path as ``make grade``, on a freshly imported copy of the
-checking code) against the functions defined in the notebook, and prints the same table. Run with the same
+:mod:`flatgap.grading.checkrun` (on a freshly imported copy of the checking code) against the functions defined
+in the notebook, and prints the same table. The checkers are those of ``make grade``, and they reach the
+student's functions through the same round trip (plain data, Keras models as ``.keras`` files), here in process:
+only where ``make grade`` runs them, in a process of its own, can nothing in the notebook change the verdict. Run with the same
 seed (``score(..., seed=S)`` or ``FLATGAP_GRADING_SEED=S``) as ``make grade SEED=S``, both give the same rows.
 """
 

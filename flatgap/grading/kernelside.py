@@ -9,6 +9,11 @@ back what it returned, as plain data with exact types (:func:`encode`):
 - tuples, lists and dicts element by element;
 - an array copied to a base-class ``ndarray`` and written in NumPy's ``.npy`` format without pickle; a NumPy
   scalar as a 0-d array of its own dtype;
+- a Keras model as a ``.keras`` file (``model.save``, never a pickle) in the grader's scratch folder, under a name
+  the grader chose for that call (:class:`ModelFiles`); the other side loads it with
+  ``keras.saving.load_model(path, safe_mode=True, compile=False)``, after checking that every class in its
+  architecture is one of Keras's own. Models travel both ways: the grader's own models (and the notebook's, once
+  the grader has loaded them) go to the kernel as arguments, a model the student's function builds comes back;
 - anything else (a subclass of ``int`` or ``float``, an object, a generator) is refused, and the message names it;
 - or, when the function raised, the exception's type, message and the line of the student's code that raised it.
 
@@ -30,10 +35,12 @@ import os
 import sys
 import threading
 import traceback
+import warnings
+import zipfile
 
 import numpy as np
 
-__all__ = ["Unplain", "call_function", "decode", "encode", "measured_call", "serve"]
+__all__ = ["ModelFiles", "Unplain", "Unsaved", "call_function", "decode", "encode", "evaluate", "measured_call", "serve"]
 
 MAX_BYTES = 256 * 2**20
 """The largest array one answer may hold (bytes)."""
@@ -48,6 +55,116 @@ _KERNEL_THREAD_MODULES = ("ipykernel", "IPython", "jupyter_client", "zmq", "torn
 
 class Unplain(Exception):
     """A value that cannot travel as plain data; the message names it."""
+
+
+class Unsaved(Unplain):
+    """A Keras model that could not be saved to, or loaded from, a ``.keras`` file; the message is one line."""
+
+
+def _first_line(error: BaseException, limit: int = 200) -> str:
+    """'ValueError: <the first sentence of the message>', at most about ``limit`` characters."""
+    text = " ".join(str(error).split())
+    sentence = text.split(". ")[0].rstrip(".")
+    if len(sentence) > limit:
+        sentence = sentence[: limit - 3].rstrip() + "..."
+    return f"{type(error).__name__}: {sentence}" if sentence else type(error).__name__
+
+
+def _is_model(value) -> bool:
+    """Is ``value`` a Keras model? (Without importing Keras: a process that never imported it holds none.)"""
+    keras = sys.modules.get("keras")
+    model = getattr(keras, "Model", None)
+    return isinstance(model, type) and isinstance(value, model)
+
+
+def _foreign_classes(config, found: list) -> list:
+    """The (class name, module) of every object in a model's architecture that is not Keras's own."""
+    if isinstance(config, dict):
+        if "class_name" in config and "module" in config:
+            module = config.get("module")
+            if not (isinstance(module, str) and (module == "keras" or module.startswith("keras."))):
+                found.append((str(config.get("class_name")), module))
+        for key, value in config.items():
+            if key != "compile_config":  # not read: models are loaded with compile=False
+                _foreign_classes(value, found)
+    elif isinstance(config, list):
+        for value in config:
+            _foreign_classes(value, found)
+    return found
+
+
+class ModelFiles:
+    """The ``.keras`` files of one direction of one call: ``<prefix>-<n>.keras``, the prefix chosen by the grader.
+
+    A value holds a model as ``{"m": n}``: the other side reads the file that the prefix it was given and ``n``
+    name, never a path that came with the value. ``sources`` (shared by the files of several calls) remembers
+    which file each loaded model came from: saving such a model again copies that very file.
+    """
+
+    MAX_BYTES = 512 * 2**20
+    """The largest model file (and the most its parts may expand to) that is read (bytes)."""
+
+    def __init__(self, prefix: str, sources: dict | None = None):
+        self.prefix = str(prefix)
+        self.count = 0
+        self.sources: dict[int, tuple[object, str]] = {} if sources is None else sources  # id(model) -> (model, its file)
+
+    def path(self, number: int) -> str:
+        return f"{self.prefix}-{int(number)}.keras"
+
+    def save(self, model) -> int:
+        """Write ``model`` to the next file; its number. Raises :class:`Unsaved`."""
+        import shutil
+
+        number, self.count = self.count, self.count + 1
+        path = self.path(number)
+        source = self.sources.get(id(model))
+        try:
+            if os.path.lexists(path):  # never write through a link or over a file someone put there
+                os.unlink(path)
+            if source is not None and source[0] is model:  # a model loaded from a file goes on as that very file
+                shutil.copyfile(source[1], path)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.save(path)
+        except Exception as error:
+            raise Unsaved(_first_line(error)) from None
+        return number
+
+    def load(self, number):
+        """The model in file ``number``, loaded with ``safe_mode=True, compile=False``. Raises :class:`Unsaved`."""
+        if type(number) is not int or number < 0:
+            raise Unsaved("no such model file")
+        path = self.path(number)
+        if os.path.islink(path) or not os.path.isfile(path):
+            raise Unsaved("the model file is missing")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if os.path.getsize(path) > self.MAX_BYTES or sum(i.file_size for i in archive.infolist()) > self.MAX_BYTES:
+                    raise Unsaved(f"the model is larger than the grader reads ({self.MAX_BYTES // 2**20} MiB)")
+                config = json.loads(archive.read("config.json"))
+        except Unsaved:
+            raise
+        except Exception as error:
+            raise Unsaved(f"not a .keras file ({_first_line(error)})") from None
+        foreign = _foreign_classes(config, [])
+        if foreign:
+            name, module = foreign[0]
+            where = f"from {module}" if module else "a class of your own"
+            raise Unsaved(f"it holds {name} ({where}), which is not one of Keras's own classes; use keras.layers and keras.Model only")
+        import keras
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:
+            raise Unsaved(_first_line(error)) from None
+        if not isinstance(model, keras.Model):
+            raise Unsaved(f"the file holds a {type(model).__name__}, not a keras.Model")
+        self.sources[id(model)] = (model, path)
+        return model
 
 
 def _array_bytes(array: np.ndarray) -> str:
@@ -66,8 +183,9 @@ def _type_name(value) -> str:
     return kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
 
 
-def encode(value, where: str = "the result"):
-    """``value`` as JSON-ready plain data (see the module docstring). Raises :class:`Unplain`."""
+def encode(value, where: str = "the result", models: ModelFiles | None = None):
+    """``value`` as JSON-ready plain data (see the module docstring); Keras models go to ``models``' files.
+    Raises :class:`Unplain` (:class:`Unsaved` for a model that could not be saved)."""
     kind = type(value)
     if value is None or kind is bool or kind is int:
         return value
@@ -76,21 +194,24 @@ def encode(value, where: str = "the result"):
     if kind is str:
         return {"s": value}
     if kind is tuple or kind is list:
-        return {"t" if kind is tuple else "l": [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        return {"t" if kind is tuple else "l": [encode(v, f"{where}[{i}]", models) for i, v in enumerate(value)]}
     if kind is dict:
-        return {"d": [[encode(k, f"a key of {where}"), encode(v, f"{where}[{k!r}]")] for k, v in value.items()]}
+        return {"d": [[encode(k, f"a key of {where}", models), encode(v, f"{where}[{k!r}]", models)] for k, v in value.items()]}
     if isinstance(value, np.ndarray):
         return {"a": _array_bytes(value)}
     if kind in _NUMPY_SCALARS:
         return {"n": _array_bytes(np.array(value))}
+    if models is not None and _is_model(value):
+        return {"m": models.save(value)}
     for base in (bool, int, float, str, tuple, list, dict, np.generic):
         if isinstance(value, base):
             raise Unplain(f"{where} is a {_type_name(value)}, a subclass of {base.__name__}; return a plain {base.__name__} (for example {base.__name__}(...))")
     raise Unplain(f"{where} is a {_type_name(value)}, which the grader cannot read; return numbers, arrays, tuples or lists")
 
 
-def decode(data):
-    """The value :func:`encode` wrote (arrays read without pickle)."""
+def decode(data, models: ModelFiles | None = None):
+    """The value :func:`encode` wrote (arrays read without pickle; models loaded from ``models``' files, in safe
+    mode). Raises ValueError (:class:`Unsaved` for a model that could not be loaded)."""
     if data is None or type(data) in (bool, int):
         return data
     if type(data) is not dict or len(data) != 1:
@@ -101,10 +222,14 @@ def decode(data):
     if tag == "s":
         return str(body)
     if tag in ("t", "l"):
-        items = [decode(v) for v in body]
+        items = [decode(v, models) for v in body]
         return tuple(items) if tag == "t" else items
     if tag == "d":
-        return {decode(k): decode(v) for k, v in body}
+        return {decode(k, models): decode(v, models) for k, v in body}
+    if tag == "m":
+        if models is None:
+            raise ValueError("a Keras model where none was expected")
+        return models.load(body)
     if tag in ("a", "n"):
         raw = base64.b64decode(body)
         if len(raw) > MAX_BYTES + 4096:
@@ -249,18 +374,28 @@ def measured_call(fn, args, packages=(), roots=None):
     return result, measurement
 
 
-def call_function(fn, encoded_args: list, measure: dict | None = None, libraries: tuple[str, ...] = ()) -> dict:
+def call_function(fn, encoded_args: list, measure: dict | None = None, libraries: tuple[str, ...] = (), models: dict | None = None) -> dict:
     """Call the student's ``fn`` on decoded arguments; the response, plain data (see the module docstring).
+
+    Args:
+        models: ``{"in": ModelFiles, "out": ModelFiles}``: where the Keras models among the arguments are read
+            from, and where a model in the result is written (without it, a model is refused as not plain data).
 
     Returns:
         ``{"value": encoded result}`` or ``{"error": {"type", "message", "where", "read_only"}}`` or
-        ``{"unplain": message}``, plus ``"changed"`` (indices of list or dict arguments the call changed),
-        ``"shares"`` (indices of array arguments the result shares memory with), ``"names"`` (the
-        parameter names) and ``"measured"`` when ``measure`` asked for it.
+        ``{"unplain": message, "type": the result's type name}`` or ``{"unsaved": message}`` (a model in the
+        result that could not be saved), plus ``"changed"`` (indices of list or dict arguments the call changed),
+        ``"shares"`` (indices of array arguments the result shares memory with), ``"names"`` (the parameter
+        names) and ``"measured"`` when ``measure`` asked for it.
     """
-    args = [decode(a) for a in encoded_args]
-    guarded = [_read_only(a) for a in args]
+    models = models or {}
     response: dict = {"names": _parameter_names(fn)}
+    try:
+        args = [decode(a, models.get("in")) for a in encoded_args]
+    except (ValueError, Unplain) as error:  # Unsaved: the kernel's Keras could not load the grader's model
+        response["error"] = {"type": "GraderError", "builtin": False, "message": f"the kernel could not read the grader's inputs ({error})", "where": ""}
+        return response
+    guarded = [_read_only(a) for a in args]
     if measure:
         result, response["measured"] = measured_call(fn, guarded, tuple(measure.get("packages", ())))
     else:
@@ -281,13 +416,32 @@ def call_function(fn, encoded_args: list, measure: dict | None = None, libraries
         return response
     response["changed"] = [i for i, (a, g) in enumerate(zip(args, guarded, strict=True)) if isinstance(a, (np.ndarray, list, dict)) and not _same(a, g)]
     response["shares"] = [i for i, g in enumerate(guarded) if isinstance(g, np.ndarray) and any(np.shares_memory(r, g) for r in _arrays(result))]
-    try:
-        response["value"] = encode(result, "the value returned")
-    except Unplain as error:
-        response["unplain"] = str(error)
-    except RecursionError:
-        response["unplain"] = "the value returned nests too deeply to be read"
+    response.update(_encoded(result, "the value returned", models.get("out")))
     return response
+
+
+def _encoded(value, where: str, models: ModelFiles | None) -> dict:
+    """``{"value": ...}``, or ``{"unsaved": ...}`` or ``{"unplain": ..., "type": ...}`` saying why not."""
+    try:
+        return {"value": encode(value, where, models)}
+    except Unsaved as error:
+        return {"unsaved": str(error)}
+    except Unplain as error:
+        return {"unplain": str(error), "type": type(value).__name__}
+    except RecursionError:
+        return {"unplain": f"{where} nests too deeply to be read", "type": type(value).__name__}
+
+
+def evaluate(expression: str, namespace: dict, models: ModelFiles | None = None) -> dict:
+    """The value of one of a graded cell's further arguments (``model``, ``split.x_test[:16]``), evaluated in the
+    notebook's namespace: ``{"value": ...}`` as :func:`call_function` gives it, or ``{"error": {"type", "message",
+    "name"}}``."""
+    try:
+        value = eval(expression, namespace)  # an expression of the course's manifest, never the student's
+    except BaseException as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return {"error": {"type": type(error).__name__, "message": message, "name": getattr(error, "name", None)}}
+    return _encoded(value, expression, models)
 
 
 def _arrays(value):
@@ -312,15 +466,20 @@ def serve(namespace: dict, request_path: str, result_path: str, libraries: tuple
 
     Args:
         namespace: the notebook's globals (where the student's function is).
-        request_path: a JSON file ``{"function": name, "args": [...], "measure": {...} or null, "describe": bool}``.
+        request_path: a JSON file ``{"function": name, "args": [...], "measure": {...} or null, "describe": bool,
+            "models": {"in": prefix, "out": prefix}}`` (the prefixes of :class:`ModelFiles`), or ``{"evaluate":
+            expression, "models": {"out": prefix}}`` for a further argument of a graded cell.
         result_path: where the response goes (one line of JSON).
         restore: called first; returns notes (the grader's record of the modules the notebook rebound).
     """
     with open(request_path, encoding="utf-8") as file:
         request = json.load(file)
     notes = restore() if restore is not None else []
-    name = request["function"]
-    if name not in namespace:
+    models = {key: ModelFiles(prefix) for key, prefix in (request.get("models") or {}).items()}
+    name = request.get("function")
+    if "evaluate" in request:
+        response = evaluate(request["evaluate"], namespace, models.get("out"))
+    elif name not in namespace:
         response = {"missing": True}
     else:
         fn = namespace[name]
@@ -332,7 +491,7 @@ def serve(namespace: dict, request_path: str, result_path: str, libraries: tuple
                 except (Unplain, RecursionError):
                     pass
         else:
-            response = call_function(fn, request["args"], request.get("measure"), libraries)
+            response = call_function(fn, request["args"], request.get("measure"), libraries, models)
     response.pop("raised", None)
     response["notes"] = notes
     line = json.dumps(response)

@@ -14,9 +14,13 @@
    kernel as plain data (:func:`flatgap.grading.kernelside.encode`), the kernel calls the function and writes its
    result, as plain data again, to a file the grader names; expected values, comparisons, hints and the verdict
    never leave this process. A question's calls share ``timeout`` seconds of the kernel's time; past it, the
-   kernel is killed and the question fails with the limit and how to raise it. The questions whose functions take
-   or return Keras models (checkers marked :func:`~flatgap.grading.harness.in_kernel`) are checked inside the
-   kernel instead, on a freshly imported copy of the checking code, as the score cell does.
+   kernel is killed and the question fails with the limit and how to raise it. Keras models cross as ``.keras``
+   files in the grader's scratch folder, under names the grader chooses for each call
+   (:class:`~flatgap.grading.kernelside.ModelFiles`), never as pickles: a model the student's function builds is
+   saved by the kernel and loaded here in safe mode; the checker's own models are saved here and loaded by the
+   kernel. A graded cell's further arguments (the notebook's trained ``model``, ``split.x_test[:16]``) are
+   evaluated in the kernel and sent here the same way: the checker computes its expected values on the model it
+   loaded, and the student's function runs on a copy loaded from that same file.
 
 When the kernel stops (``exit()``, ``os._exit``, a crash, the system killing it, a time limit), the message says
 which cell or which check stopped it and how (exit status or signal); the grader runs the notebook again without
@@ -42,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flatgap.grading import kernelside
-from flatgap.grading.checkrun import question_request
 from flatgap.grading.harness import StudentFunction
 from flatgap.grading.report import NotebookGrade, outcome_from_result
 from flatgap.grading.submission import CodeCell, Submission, read_submission
@@ -114,17 +117,65 @@ class _KernelStopped(BaseException):
         self.death = death
 
 
-class _InKernel(StudentFunction):
-    """The student's function, reached in the notebook's kernel through :func:`flatgap.grading.kernelside.serve`."""
+class _Unusable(Exception):
+    """A graded cell's further argument that the checker cannot have; ``ename`` and the message of the row."""
 
-    def __init__(self, name: str, request, timeout: float):
+    def __init__(self, ename: str, message: str):
+        super().__init__(message)
+        self.ename = ename
+
+
+class _InKernel(StudentFunction):
+    """The student's function, reached in the notebook's kernel through :func:`flatgap.grading.kernelside.serve`.
+
+    ``models``: the prefix of this question's model files in the grader's scratch folder; each call, and each
+    further argument evaluated, gets files of its own under it.
+    """
+
+    def __init__(self, name: str, request, timeout: float, models: str):
         self.name, self.request, self.timeout = name, request, timeout
+        self.prefix, self.calls = models, 0
+        self.sources: dict = {}  # the models loaded from the kernel's files, and those files (kernelside.ModelFiles)
+
+    def _files(self, kind: str) -> kernelside.ModelFiles:
+        self.calls += 1
+        return kernelside.ModelFiles(f"{self.prefix}-{self.calls}-{kind}", self.sources)
 
     def call(self, args, measure=None):
-        return self.request({"function": self.name, "args": [kernelside.encode(a) for a in args], "measure": measure})
+        inputs, outputs = self._files("in"), self._files("out")
+        payload = {"function": self.name, "args": [kernelside.encode(a, models=inputs) for a in args], "measure": measure, "models": {"in": inputs.prefix, "out": outputs.prefix}}
+        response = self.request(payload)
+        response["models"] = outputs  # the files this side named, whatever the kernel's answer says
+        return response
 
     def describe(self):
         return self.request({"function": self.name, "describe": True})
+
+    def evaluate(self, expression: str):
+        """The value of a graded cell's further argument in the notebook (a model loaded from its file), or raise
+        :class:`_Unusable` with the message of the question's row."""
+        outputs = self._files("arg")
+        response = self.request({"evaluate": expression, "models": {"out": outputs.prefix}})
+        error = response.get("error")
+        if error:
+            kind = str(error.get("type"))
+            if kind == "NameError":
+                raise _Unusable(kind, f"{error.get('name') or expression} is not defined — run the cell that defines it (did it raise an error?)")
+            if kind == "GraderError":
+                raise _Unusable(kind, error.get("message") or "the kernel sent back no answer")
+            said = f"{kind}: {error.get('message')}" if error.get("message") else kind
+            raise _Unusable(kind, f"could not evaluate {expression}: {said}")
+        if response.get("unplain"):
+            raise _Unusable("AssertionError", f"the notebook's {expression} is a {response.get('type')}, which the grader cannot use (it takes Keras models, arrays and numbers)")
+        why = response.get("unsaved")
+        if not why:
+            try:
+                return kernelside.decode(response.get("value"), outputs)
+            except kernelside.Unsaved as bad:
+                why = str(bad)
+            except ValueError as bad:
+                raise _Unusable("GraderError", f"the grader could not read the notebook's {expression} ({bad})") from None
+        raise _Unusable("AssertionError", f"the notebook's {expression} must be a keras.Model built from keras.layers; it could not be saved and reloaded: {why}")
 
 
 def _install_code(token: str) -> str:
@@ -165,14 +216,6 @@ async def _exit_code(client) -> int | None:
     return None
 
 
-def _runs_in_kernel(exercise, question) -> bool:
-    """Does this question's check run in the notebook's kernel (its function takes or returns Keras models)?"""
-    if len(question.arguments) > 1:
-        return True
-    checker = getattr(importlib.import_module(exercise.module), question.checker)
-    return bool(getattr(checker, "in_kernel", False))
-
-
 def _check_here(exercise, question, student: _InKernel, seed: int) -> dict:
     """Run one question's checker in this process on the student's function in the kernel; never raises but
     :class:`_KernelStopped`."""
@@ -184,9 +227,13 @@ def _check_here(exercise, question, student: _InKernel, seed: int) -> dict:
         return result | {"ename": "NameError", "message": f"{question.function} is not defined — run the cell that defines it (did it raise an error?)"}
     output = io.StringIO()
     try:
+        arguments = [student.evaluate(expression) for expression in question.arguments[1:]]  # the notebook's model ...
+    except _Unusable as error:
+        return result | {"ename": error.ename, "message": str(error)}
+    try:
         checker = getattr(importlib.import_module(exercise.module), question.checker)
         with grading_seed(seed), contextlib.redirect_stdout(output):
-            checker(student)
+            checker(student, *arguments)
     except NotImplementedError as error:
         text = str(error).strip()
         result |= {"status": "not attempted", "ename": "NotImplementedError", "message": f"NotImplementedError: {text}" if text else "NotImplementedError"}
@@ -297,57 +344,30 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
                 raised = f"{error[0]}: {error[1]}" if error[1] else error[0]
                 session.notes.append(f"code cell {cell.number} raised {raised} — graded questions whose code comes after it may fail because of it")
         for question in questions:
-            if not _runs_in_kernel(submission.exercise, question):
-                spent = [0.0]  # seconds the student's code had in the kernel for this question (the grader's own time is free)
+            spent = [0.0]  # seconds the student's code had in the kernel for this question (the grader's own time is free)
 
-                def call(payload, question=question, spent=spent):
-                    remaining = timeout - spent[0]
-                    if remaining <= 0:
-                        raise _KernelStopped(_Death(None, None, question.id, timed_out=True))
-                    started = time.monotonic()
-                    try:
-                        return asyncio.run_coroutine_threadsafe(request(question, payload, remaining + GRACE), loop).result()
-                    finally:
-                        spent[0] += time.monotonic() - started
-
-                student = _InKernel(question.function, call, timeout)
+            def call(payload, question=question, spent=spent):
+                remaining = timeout - spent[0]
+                if remaining <= 0:
+                    raise _KernelStopped(_Death(None, None, question.id, timed_out=True))
+                started = time.monotonic()
                 try:
-                    session.results[question.id] = await loop.run_in_executor(None, _check_here, submission.exercise, question, student, seed)
-                except _KernelStopped as stopped:
-                    session.death = stopped.death
-                    return session
-                continue
-            output = str(Path(workdir) / f"{token}-{question.id}.json")
-            payload = {"question": question_request(submission.exercise, question), "seed": seed, "output": output}
-            code = f"__import__('sys').modules['_flatgap_grader_{token}'].grader.run(globals(), {json.dumps(payload)!r})"
+                    return asyncio.run_coroutine_threadsafe(request(question, payload, remaining + GRACE), loop).result()
+                finally:
+                    spent[0] += time.monotonic() - started
+
+            student = _InKernel(question.function, call, timeout, str(Path(workdir) / f"{token}-{question.id}-model"))
             try:
-                executed = await run(code, False, timeout + GRACE)
-            except DeadKernelError:
-                session.death = _Death(await _exit_code(client), None, question.id)
+                session.results[question.id] = await loop.run_in_executor(None, _check_here, submission.exercise, question, student, seed)
+            except _KernelStopped as stopped:
+                session.death = stopped.death
                 return session
-            except _Late:
-                session.death = _Death(None, None, question.id, timed_out=True)
-                return session
-            session.results[question.id] = _read_result(output, token, question, _error_of(executed))
-            session.notes += session.results[question.id].get("notes", [])
     finally:
         try:
             await context.__aexit__(None, None, None)
         except Exception:  # a kernel that is already gone
             pass
     return session
-
-
-def _read_result(path: str, token: str, question, cell_error) -> dict:
-    """The structured result of one check, or a failure saying why there is none."""
-    try:
-        result = json.loads(Path(path).read_text(encoding="utf-8").splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        result = None
-    if not isinstance(result, dict) or result.get("token") != token or result.get("question") != question.id:
-        why = f" ({cell_error[0]}: {cell_error[1]})" if cell_error else ""
-        return {"status": "failed", "ename": None, "message": f"the grader's check of {question.function} sent back no result{why}: did the notebook change the kernel's import system or files?"}
-    return result
 
 
 _EXIT_CALL = re.compile(r"\b(exit|quit)\s*\(")

@@ -1,19 +1,17 @@
-"""What a student's function does when it runs, measured by execution: Python lines run, library code called.
+"""Which code is the student's, and how many of its lines a call runs.
 
-The checks of plain-data questions measure with :func:`flatgap.grading.kernelside.measured_call` (every line, every
-thread, library code included); :func:`library_calls` remains for the checks of Keras models run in the kernel, and
+The checks measure with :func:`flatgap.grading.kernelside.measured_call` (every line, every thread, library code
+included, and which packages ran). This module keeps what that needs from the grader's side, :func:`library_dirs`
+(the folders whose code is not the student's, also used to point a failure at the student's line), and
 :func:`count_lines` for the tests of the checkers.
 
-Both measurements tell the student's own code (a notebook cell, a helper it defines, a file beside the
-notebook) from library code (the standard library, installed packages, the ``flatgap`` package itself) by
-the file each code object comes from.
-
+- :func:`is_library` tells the student's own code (a notebook cell, a helper it defines, a file beside the
+  notebook) from library code (the standard library, installed packages, the ``flatgap`` package itself) by
+  the file each code object comes from.
 - :func:`count_lines` counts the lines of the student's code that run during a call (``sys.settrace``).
   A vectorized function runs about the same number of lines whatever the size of its input; a loop over
   images, pixels or channels runs more lines for a larger input, wherever it hides: in a helper function,
   a comprehension, ``map`` over a Python function or one ``itertools.product`` loop.
-- :func:`library_calls` lists the top-level packages among a chosen few (``keras``, ``tensorflow``) whose
-  Python code ran during a call (``sys.setprofile``), so a checker can tell arithmetic from a built model.
 
 Example:
     >>> def loops(n):
@@ -32,7 +30,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-__all__ = ["count_lines", "is_library", "library_calls", "library_dirs"]
+__all__ = ["count_lines", "is_library", "library_dirs"]
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -95,52 +93,3 @@ def count_lines(fn, *args):
     finally:
         sys.settrace(previous)
     return result, count
-
-
-def _package_of(filename: str, roots: dict[str, str]) -> str | None:
-    for name, root in roots.items():
-        if filename.startswith(root):
-            return name
-    return None
-
-
-def library_calls(packages, fn, *args):
-    """Call ``fn(*args)`` and list which of ``packages`` (top-level names such as ``"keras"``) ran Python code.
-
-    Returns:
-        (the result, the sorted names of the packages whose functions were called). A package that is not
-        imported yet cannot run, and counts only if the call imports it.
-    """
-    roots: dict[str, str] = {}
-    seen: set[str] = set()
-    cache: dict[str, str | None] = {}
-
-    def refresh_roots():
-        for name in packages:
-            module = sys.modules.get(name)
-            if name not in roots and module is not None and getattr(module, "__file__", None):
-                roots[name] = str(Path(module.__file__).resolve().parent) + os.sep
-
-    refresh_roots()
-
-    def profile(frame, event, arg):
-        if event != "call":
-            return
-        filename = frame.f_code.co_filename
-        if filename not in cache:
-            refresh_roots()
-            try:
-                cache[filename] = _package_of(str(Path(filename).resolve()), roots) if not filename.startswith("<") else None
-            except (OSError, RuntimeError):
-                cache[filename] = None
-        name = cache[filename]
-        if name:
-            seen.add(name)
-
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
-        result = fn(*args)
-    finally:
-        sys.setprofile(previous)
-    return result, sorted(seen)
