@@ -1,4 +1,5 @@
-"""Reproducibility: one call seeds Python, NumPy and Keras and makes TensorFlow's ops deterministic."""
+"""Reproducibility: one call seeds Python, NumPy and Keras and makes TensorFlow's ops deterministic; and the line that
+says which kernels and processor produced a run's numbers (they differ between processor families)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,38 @@ def seed_everything(seed: int = 0, deterministic_ops: bool = True) -> int:
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     return seed
+
+
+def machine_description() -> str:
+    """The kernels and the processor that produced a chapter's numbers, in one line.
+
+    Training is deterministic on one machine, but TensorFlow's float32 arithmetic differs in its last bits between
+    processor families and instruction sets (and between its Eigen and oneDNN kernels), which moves trained weights
+    like a new draw of seeds. The book's numbers are the build machine's; this line says which machine that was.
+
+    Example:
+        >>> machine_description().startswith("TensorFlow ")
+        True
+    """
+    import os
+    import platform
+
+    import tensorflow as tf
+
+    kernels = "oneDNN" if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0") == "1" else "Eigen (oneDNN off)"
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:  # not Linux: the platform's own description
+        pass
+    isa = [name for name, flag in (("AVX-512", "avx512f"), ("AMX", "amx_tile"), ("AVX2", "avx2"), ("FMA", "fma"),
+                                   ("NEON", "asimd")) if flag in flags]
+    return (f"TensorFlow {tf.__version__}, {kernels} kernels, {os.cpu_count()} CPU cores: {model}"
+            + (f" ({', '.join(isa)})" if isa else ""))
+

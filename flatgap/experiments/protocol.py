@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flatgap._validate import non_negative_int, positive_int
+from flatgap.repro import machine_description
 
 
 @dataclass(frozen=True)
@@ -97,40 +98,6 @@ class Protocol:
             + (f" (a second draw: every seed is offset by {self.seed_offset} where it becomes randomness)" if self.seed_offset else ""),
             f"machine: {machine_description()}",
         ])
-
-
-def machine_description() -> str:
-    """The kernels and the processor that produced a chapter's numbers, in one line.
-
-    Training is deterministic on one machine, but TensorFlow's float32 arithmetic differs in its last bits between
-    processor families and instruction sets (and between its Eigen and oneDNN kernels), which moves trained weights
-    like a new draw of seeds. The book's numbers are the build machine's; this line says which machine that was.
-
-    Example:
-        >>> machine_description().startswith("TensorFlow ")
-        True
-    """
-    import os
-    import platform
-
-    import tensorflow as tf
-
-    kernels = "oneDNN" if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0") == "1" else "Eigen (oneDNN off)"
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
-                    model = value.strip()
-                elif key.strip() in ("flags", "Features") and not flags:
-                    flags = set(value.split())
-    except OSError:  # not Linux: the platform's own description
-        pass
-    isa = [name for name, flag in (("AVX-512", "avx512f"), ("AMX", "amx_tile"), ("AVX2", "avx2"), ("FMA", "fma"),
-                                   ("NEON", "asimd")) if flag in flags]
-    return (f"TensorFlow {tf.__version__}, {kernels} kernels, {os.cpu_count()} CPU cores: {model}"
-            + (f" ({', '.join(isa)})" if isa else ""))
 
 
 def seed_offset_from_environment() -> int:
