@@ -54,7 +54,7 @@ def machine_description() -> str:
 
     import tensorflow as tf
 
-    kernels = "oneDNN" if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0") == "1" else "Eigen (oneDNN off)"
+    kernels = "oneDNN" if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0" else "Eigen (oneDNN off)"
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as info:
