@@ -30,5 +30,53 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # libraries move the last bits like a new draw of seeds; the verdicts are written to survive that (`make second-draw`).
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+
+class _QuietTensorFlowImport:
+    """Import TensorFlow without its C++ start-up log lines on stderr (they would land in every notebook's outputs).
+
+    TensorFlow 2.21 writes "oneDNN custom operations are on ..." to file descriptor 2 while it is imported, before
+    its logging honours ``TF_CPP_MIN_LOG_LEVEL``. This import hook (installed only while TensorFlow is not yet
+    imported, and removed at its first use) runs TensorFlow's own import with descriptor 2 pointed at the null device,
+    unless ``TF_CPP_MIN_LOG_LEVEL`` is ``0`` (asked for every log line). Python errors raised by the import still
+    reach the caller with their traceback.
+    """
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        import importlib.util
+        import sys
+
+        if cls in sys.meta_path:
+            sys.meta_path.remove(cls)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or _os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") == "0":
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_quietly(module):
+            saved, null = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+            try:
+                _os.dup2(null, 2)
+                exec_module(module)
+            finally:
+                _os.dup2(saved, 2)
+                _os.close(saved)
+                _os.close(null)
+
+        spec.loader.exec_module = exec_quietly
+        return spec
+
+
+def _install_quiet_import() -> None:
+    import sys
+
+    if "tensorflow" not in sys.modules and _QuietTensorFlowImport not in sys.meta_path:
+        sys.meta_path.insert(0, _QuietTensorFlowImport)
+
+
+_install_quiet_import()
+
 __version__ = "0.2.0"
 """The version of the package, set here only (pyproject.toml reads it; the notebooks' set-up cell installs it)."""

@@ -20,6 +20,11 @@ starts, imports, prepares data and draws alone), so while chapters that need one
 runs beside them; once they are done, two experiment chapters share the cores and fill each other's gaps. A notebook that fails here is left to Sphinx, which executes it again
 and reports the error in the usual way.
 
+Each training run once: the build sets ``FLATGAP_RUN_STORE`` to ``_build/run_store``, so when two chapters train the
+identical run (the same model, data, seed, protocol, package code, libraries and machine), the second finds it there
+instead of training it again (:mod:`flatgap.experiments.store`; a stored run equals a fresh one to the last bit). A
+notebook run outside the build computes every run itself.
+
 ``python tools/build_book.py [BOOK_FOLDER]`` builds another book the same way (the tests use a scratch one).
 
 ``python tools/build_book.py --pdf`` (``make pdf``, after ``make book``) makes a PDF of the whole book: a single-page
@@ -48,6 +53,11 @@ def cache_dir(root: Path) -> Path:
     return root / "_build" / ".jupyter_cache"
 
 
+def run_store_dir(root: Path) -> Path:
+    """The build's store of finished training runs (:mod:`flatgap.experiments.store`): chapters share identical runs."""
+    return root / "_build" / "run_store"
+
+
 def environment_key(root: Path) -> str:
     """A hash of the pins, the package's metadata and code (:data:`ENVIRONMENT_FILES`) and the Python version."""
     digest = hashlib.sha256(f"python {sys.version_info.major}.{sys.version_info.minor}\n".encode())
@@ -71,6 +81,7 @@ def refresh_cache(root: Path) -> bool:
     stale = cache.exists() and (not key_path.is_file() or key_path.read_text().strip() != key)
     if stale:
         shutil.rmtree(cache)
+        shutil.rmtree(run_store_dir(root), ignore_errors=True)  # its keys would not match again: only disk space
     cache.mkdir(parents=True, exist_ok=True)
     key_path.write_text(key + "\n")
     return stale
@@ -207,6 +218,8 @@ def build(root: Path = ROOT) -> int:
               "every notebook runs again", flush=True)
     before = cached_notebooks(root)
     start = time.perf_counter()
+    # Every kernel of the build (ours and Sphinx's) looks its training runs up in one store before training them.
+    os.environ.setdefault("FLATGAP_RUN_STORE", str(run_store_dir(root)))
     preexecute(root, int(os.environ.get("FLATGAP_BUILD_SLOTS", "2")))
     command = [jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"] + (["--all"] if stale else [])
     print("$ jupyter-book", " ".join(command[1:]), flush=True)

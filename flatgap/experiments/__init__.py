@@ -3,6 +3,7 @@
 - :mod:`flatgap.experiments.protocol` — the protocol: validation splits, tuning, early stopping, paired seeds, and
   :func:`run_experiment`, the one runner that carries it out;
 - :mod:`flatgap.experiments.runs` — one training run, fast;
+- :mod:`flatgap.experiments.store` — each run once per build: finished runs kept under a hash of all that decides them;
 - :mod:`flatgap.experiments.pool` — the worker processes that train runs side by side (``from flatgap.experiments
   import pool``);
 - :mod:`flatgap.experiments.training` — compiling and fitting, the untuned runner of the demonstrations;

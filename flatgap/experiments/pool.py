@@ -94,20 +94,40 @@ def _pool(workers: int):
     return _POOL
 
 
-def run_all(tasks: Sequence[dict], workers: int | None = None) -> list[dict]:
-    """Run :func:`flatgap.experiments.runs.train_run` on every task (a dict of its keyword arguments); results in task order."""
+def run_all(tasks: Sequence[dict], workers: int | None = None, store=None) -> list[dict]:
+    """Run :func:`flatgap.experiments.runs.train_run` on every task (a dict of its keyword arguments); results in task order.
+
+    Args:
+        tasks: the runs' keyword arguments. workers: processes (default :func:`default_workers`; 0: this process).
+        store: a :class:`flatgap.experiments.store.RunStore` to look finished runs up in and keep new ones in; by
+            default the one ``FLATGAP_RUN_STORE`` names (the book's build sets it), else none: every run is trained.
+    """
+    from flatgap.experiments.store import run_key, store_from_environment
+
     workers = default_workers() if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"workers must be a whole number of processes (0: run in this process), got {workers!r}")
-    if workers == 0 or len(tasks) <= 1:
+    store = store_from_environment() if store is None else store
+    in_process = workers == 0 or len(tasks) <= 1
+    keys = [run_key(task, "in-process" if in_process else "worker") for task in tasks] if store is not None else []
+    results: list = [None] * len(tasks)
+    if store is not None:
+        for index, key in enumerate(keys):
+            results[index] = store.get(key)
+    missing = [index for index, result in enumerate(results) if result is None]
+    if in_process:
         from flatgap.experiments.runs import train_run
 
-        return [train_run(**task, cache=_CACHE) for task in tasks]
-    jobs = _jobs(tasks, workers)
-    results: list = [None] * len(tasks)
-    for job, outs in zip(jobs, _pool(workers).map(_work, [[tasks[i] for i in job] for job in jobs]), strict=True):
-        for index, out in zip(job, outs, strict=True):
-            results[index] = out
+        for index in missing:
+            results[index] = train_run(**tasks[index], cache=_CACHE)
+    elif missing:
+        jobs = [[missing[i] for i in job] for job in _jobs([tasks[i] for i in missing], workers)]
+        for job, outs in zip(jobs, _pool(workers).map(_work, [[tasks[i] for i in job] for job in jobs]), strict=True):
+            for index, out in zip(job, outs, strict=True):
+                results[index] = out
+    if store is not None:
+        for index in missing:
+            store.put(keys[index], results[index])
     return results
 
 
