@@ -56,6 +56,7 @@ nbval: $(STAMP)
 bench: $(STAMP)
 	-$(VENV)/bin/python tools/book_times.py
 	$(VENV)/bin/python tools/bench_steps.py
+	$(VENV)/bin/python tools/run_profile.py
 
 # Every verdict must hold for any fair draw of seeds: the experiment chapters re-run with FLATGAP_SEED_OFFSET.
 second-draw: $(STAMP)

@@ -46,3 +46,19 @@ def test_unknown_layouts_are_refused_with_the_known_ones():
     assert out.returncode == 2 and "unknown layouts" in out.stderr and "8x8 narrow" in out.stderr
 
 
+
+
+def test_run_profile_splits_a_run_into_parts_that_add_up():
+    """tools/run_profile.py (make bench, part 3): each layout's line names every part, and the shares sum to 100%."""
+    import re
+
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "run_profile.py")], capture_output=True, text=True,
+                         check=True, cwd=ROOT, timeout=600).stdout
+    lines = [line for line in out.splitlines() if line.startswith("8x8 ")]
+    assert len(lines) == 2, out
+    for line in lines:
+        total = float(re.search(r"steps, ([\d.]+) s:", line).group(1))
+        parts = [float(value) for value in re.findall(r"([\d.]+) s \(\d+%\)", line)]
+        other = float(re.search(r"other (-?[\d.]+) s", line).group(1))
+        assert len(parts) == 4 and abs(sum(parts) + other - total) < 0.02, line
+        assert float(re.search(r"([\d.]+) ms a step", line).group(1)) > 0

@@ -15,9 +15,9 @@ CI's cache key (``.github/workflows/*.yml``) hashes the same files, and the key 
 Two notebooks at a time: before Sphinx reads the pages, the notebooks that have no matching cache record are
 executed ``FLATGAP_BUILD_SLOTS`` at a time (default 2; 1 leaves all execution to Sphinx, one notebook after the
 other) and stored in the execution cache exactly as myst-nb stores them, so Sphinx then finds every one cached. An
-experiment chapter keeps both cores busy with its worker processes most of the time, but not all of it (its kernel
-starts, imports, prepares data and draws alone), so while chapters that need one core remain, one experiment chapter
-runs beside them; once they are done, two experiment chapters share the cores and fill each other's gaps. A notebook that fails here is left to Sphinx, which executes it again
+experiment chapter keeps both cores busy with its worker processes, so one experiment chapter runs at a time, with
+the light notebooks beside it while they last; each chapter's time in the build is then close to its time alone
+(two experiment chapters sharing the cores took about twice as long each, and the cold build 797 s against 732 s). A notebook that fails here is left to Sphinx, which executes it again
 and reports the error in the usual way.
 
 Each training run once: the build sets ``FLATGAP_RUN_STORE`` to ``_build/run_store``, so when two chapters train the
@@ -111,6 +111,16 @@ def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
     return path, notebook, result.time, None if result.err is None else f"{type(result.err).__name__}: {result.err}"
 
 
+def _next_kind(pending: dict[bool, list[str]], running: dict) -> bool | None:
+    """Which notebook to start next: an experiment chapter (True) when none is running, else a light one (False);
+    None when neither may start (an experiment chapter is running and only experiment chapters are left)."""
+    if pending[True] and not any(running.values()):
+        return True
+    if pending[False]:
+        return False
+    return None
+
+
 def preexecute(root: Path, slots: int) -> list[str]:
     """Execute the notebooks the cache lacks, ``slots`` at a time, and cache them as myst-nb does; return the failures."""
     import fnmatch
@@ -143,11 +153,11 @@ def preexecute(root: Path, slots: int) -> list[str]:
     failures, running = [], {}
     with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn")) as executor:
         while pending[True] or pending[False] or running:
-            while len(running) < slots and (pending[True] or pending[False]):
-                experiment_running = any(running.values())
-                kind = True if pending[True] and (not experiment_running or not pending[False]) else False
+            while len(running) < slots and (kind := _next_kind(pending, running)) is not None:
                 path = pending[kind].pop(0)
                 running[executor.submit(_execute, path, timeout)] = kind
+            if not running:
+                break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 running.pop(future)
