@@ -54,7 +54,9 @@ def machine_description() -> str:
 
     import tensorflow as tf
 
-    kernels = "oneDNN" if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0" else "Eigen (oneDNN off)"
+    # TensorFlow reads the variable as a boolean: "0" or "false" (any case) turns oneDNN off
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+    kernels = "oneDNN" if onednn else "Eigen (oneDNN off)"
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as info:

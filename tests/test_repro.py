@@ -37,3 +37,13 @@ def test_importing_tensorflow_after_flatgap_writes_nothing_to_stderr():
                           env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
     if platform.machine() in ("x86_64", "AMD64"):  # where TensorFlow turns oneDNN on and says so
         assert "oneDNN" in loud.stderr
+
+
+def test_machine_description_names_the_kernels_tensorflow_will_use(monkeypatch):
+    from flatgap.repro import machine_description
+
+    for off in ("0", "false", "False"):
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", off)
+        assert "Eigen (oneDNN off) kernels" in machine_description()
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert "oneDNN kernels" in machine_description() and "Eigen" not in machine_description()
