@@ -58,19 +58,30 @@ TIMING = [
 
 def text_outputs(notebook) -> list[tuple[str, str]]:
     """``(cell id, text)`` of every stream and text/plain output, with durations masked (they are the only outputs
-    that may differ between two runs on one machine)."""
+    that may differ between two runs on one machine). Consecutive chunks of one stream in a cell count as one output:
+    how the kernel splits printed text into chunks depends on timing, not on what was printed."""
     import re
 
-    out = []
+    out, last_stream = [], None
     for cell in notebook.cells:
+        last_stream = None
         for output in cell.get("outputs", []):
-            text = output.get("text") if output.get("output_type") == "stream" else output.get("data", {}).get("text/plain")
-            if text:
-                text = "".join(text) if isinstance(text, list) else text
-                for pattern, mask in TIMING:
-                    text = re.sub(pattern, mask, text)
+            stream = output.get("name") if output.get("output_type") == "stream" else None
+            text = output.get("text") if stream else output.get("data", {}).get("text/plain")
+            if not text:
+                continue
+            text = "".join(text) if isinstance(text, list) else text
+            if stream and stream == last_stream:
+                out[-1] = (out[-1][0], out[-1][1] + text)
+            else:
                 out.append((cell.get("id"), text))
-    return out
+            last_stream = stream
+    masked = []
+    for cell_id, text in out:
+        for pattern, mask in TIMING:
+            text = re.sub(pattern, mask, text)
+        masked.append((cell_id, text))
+    return masked
 
 
 @pytest.mark.notebooks
