@@ -8,8 +8,10 @@ The built book is read from ``_build/html`` of the repository (``make test`` bui
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))  # the authoring tools (toc, nbtools) are importable by every test
 
 import toc  # noqa: E402
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    INSTALL_HINT,
+    LAUNCH_ARGS,
+    OTHER_HOSTS,
+    TIMEOUT_MS,
+    QuietHandler,
+    QuietServer,
+    in_ci,
+)
 
 
 def pytest_configure(config):
@@ -55,6 +67,55 @@ def toc_parts(book_dir: Path) -> list[tuple[str, list[str]]]:
 def toc_docnames(book_dir: Path) -> list[str]:
     """Every page of the built book's table of contents in reading order, as Sphinx docnames."""
     return toc.docnames(book_dir)
+
+
+# --- the browser (tests/browser_support.py): one server, one Chromium, one context per session ----------------
+
+@pytest.fixture(scope="session")
+def base_url(html_dir):
+    """``_build/html`` served on a free port of 127.0.0.1 while the session lasts."""
+    handler = functools.partial(QuietHandler, directory=str(html_dir))
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    problem = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "the playwright package is missing (it is pinned in requirements.txt: run `make venv`)"
+    if problem is None and not CHROMIUM.is_file():
+        problem = f"no Chromium at {CHROMIUM}: {INSTALL_HINT}"
+    if problem:
+        if in_ci():
+            pytest.fail(f"browser tests must run in CI, but {problem}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {problem}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def context(browser):
+    """One browser context (like one browser profile) that never leaves 127.0.0.1."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, service_workers="block")
+    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.other_hosts = []  # every request to another host, aborted and counted (test_no_page_asks_another_host)
+
+    def abort(route):
+        ctx.other_hosts.append(route.request.url)
+        route.abort()
+
+    ctx.route(OTHER_HOSTS, abort)
+    yield ctx
+    ctx.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -12,22 +12,21 @@ in one browser (the ``visits`` fixture); the tests then check what a reader sees
 * an exercise page's launch buttons (Colab, Binder) and its download link give the exercise notebook,
   never the solution;
 * screenshots of the front page and of the first page of each part go to ``_build/screenshots/`` for people
-  to look at.
+  to look at;
+* no page asks for anything from another host: every such request is aborted *and counted*, and the count must be
+  zero (MathJax and BokehJS come from the book's own ``_static``); every page with maths shows it typeset by MathJax;
+* at a 1280-px window no code cell runs past the text column (``_static/code.css`` wraps long lines).
 
 The browser never goes online: requests to other hosts are aborted, so the tests are the same with or
-without a network (math therefore shows as TeX source in the screenshots: MathJax comes from a CDN).
+without a network.
 Playwright drives ``/usr/bin/chromium``; it never downloads a browser. Without Chromium the tests are
 skipped, except in CI (``CI`` set), where they fail.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,141 +34,9 @@ from urllib.parse import urlsplit
 import pytest
 import toc
 import yaml
+from browser_support import Tab, is_known_theme_error
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-INSTALL_HINT = "install Debian's Chromium with `sudo apt-get install chromium` (Playwright drives /usr/bin/chromium)"
-TIMEOUT_MS = 20_000
-
-# Every URL that is not on 127.0.0.1: the tests abort these requests.
-OTHER_HOSTS = re.compile(r"^(?!https?://127\.0\.0\.1[:/])[a-z][a-z0-9+.-]*://", re.I)
-# External scripts the theme loads by itself. MathJax 3: Sphinx's math extension adds it to every page that
-# shows math ($...$). Thebe: sphinx-thebe's live-code bundle, loaded only if thebe is switched on.
-THEME_CDN_SCRIPTS = ("https://cdn.jsdelivr.net/npm/mathjax@3/", "https://unpkg.com/thebe@")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-# --- console errors --------------------------------------------------------------------------------------
-
-
-def is_known_theme_error(text: str, url: str) -> bool:
-    """Console errors that are not the book's fault; each one named, with the reason it is allowed."""
-    # The tests abort every request to another host (they run offline); Chromium then logs
-    # "Failed to load resource: net::ERR_FAILED" with the aborted URL as the message's location. Allowed
-    # only for the CDN scripts the theme itself asks for (THEME_CDN_SCRIPTS); any other external resource
-    # (a remote image, a font, a script a chapter embeds) is an error: the book must work offline.
-    if text == "Failed to load resource: net::ERR_FAILED" and (url or "").startswith(THEME_CDN_SCRIPTS):
-        return True
-    # sphinx-thebe 0.3 adds its inline configuration script (`const THEBE_JS_URL = ...`) with
-    # app.add_js_file() from the env-before-read-docs event, and Jupyter Book 1.0's build emits that script
-    # twice on every page; the second copy throws this SyntaxError. Thebe (live code) is not enabled in this
-    # book, so nothing uses THEBE_JS_URL, and the first copy defines it anyway. Upstream bug, not the book's.
-    if text == "uncaught: Identifier 'THEBE_JS_URL' has already been declared":
-        return True
-    # pydata-sphinx-theme 0.17 reads the colour mode from localStorage; on the first page that a fresh
-    # browser profile opens it finds none, logs this, and stores "auto". A reader's browser does the same once.
-    if text == "Got invalid theme mode: . Resetting to auto." and "/_static/scripts/pydata-sphinx-theme.js" in url:
-        return True
-    return False
-
-
-# --- the server and the browser (one of each per session) ------------------------------------------------
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # the signature of the method it overrides
-        pass
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a tab closed in the middle of a response (BrokenPipeError); the browser reports what matters
-
-
-@pytest.fixture(scope="session")
-def base_url(html_dir):
-    """``_build/html`` served on a free port of 127.0.0.1 while the session lasts."""
-    handler = functools.partial(QuietHandler, directory=str(html_dir))
-    server = QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    problem = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright package is missing (it is pinned in requirements.txt: run `make venv`)"
-    if problem is None and not CHROMIUM.is_file():
-        problem = f"no Chromium at {CHROMIUM}: {INSTALL_HINT}"
-    if problem:
-        if in_ci():
-            pytest.fail(f"browser tests must run in CI, but {problem}", pytrace=False)
-        pytest.skip(f"browser tests skipped: {problem}")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="session")
-def context(browser):
-    """One browser context (like one browser profile) that never leaves 127.0.0.1."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, service_workers="block")
-    ctx.set_default_timeout(TIMEOUT_MS)
-    ctx.route(OTHER_HOSTS, lambda route: route.abort())
-    yield ctx
-    ctx.close()
-
-
-class Tab:
-    """One browser tab that keeps the console errors of the page it shows (one tab is reused: it is faster)."""
-
-    def __init__(self, context) -> None:
-        self.page = context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", self._on_console)
-        self.page.on("pageerror", self._on_page_error)
-
-    def open(self, url: str):
-        """Go to ``url``, wait until it has loaded; returns the response. ``errors`` starts empty."""
-        self.errors = []
-        return self.page.goto(url, wait_until="load")
-
-    def close(self) -> None:
-        self.page.close()
-
-    def _on_console(self, message) -> None:
-        where = message.location.get("url", "")
-        if message.type == "error" and not is_known_theme_error(message.text, where):
-            self.errors.append(f"console: {message.text} ({where})")
-
-    def _on_page_error(self, error) -> None:
-        text = f"uncaught: {error.message}"
-        if not is_known_theme_error(text, ""):
-            self.errors.append(text)
-
 
 # --- one visit per page ----------------------------------------------------------------------------------
 
@@ -182,6 +49,9 @@ class Visit:
     h1: str = ""
     errors: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)  # {src, alt, width (natural, 0 = not loaded), plot}
+    other_hosts: list[str] = field(default_factory=list)  # requests to other hosts the page attempted
+    math: dict = field(default_factory=dict)  # {source: maths in the page's HTML, typeset: MathJax's elements}
+    wide_code: list[str] = field(default_factory=list)  # code cells wider than the column (their first line)
 
 
 # Waits for every image of the article (lazy ones included), then reports each one.
@@ -194,6 +64,20 @@ LOAD_IMAGES = """async () => {
     return images.map(img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt'), width: img.naturalWidth,
                                plot: img.closest('.cell_output') !== null}));
 }"""
+
+
+# After MathJax has typeset the page (or at once when the page has no maths): how much maths the page holds and how
+# much MathJax drew. Sphinx marks maths with class "math"; MathJax 3 draws each formula as an <mjx-container>.
+MATH = """async () => {
+    const source = document.querySelectorAll('article.bd-article .math').length;
+    if (source && window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    return {source: source, typeset: document.querySelectorAll('article.bd-article mjx-container').length};
+}"""
+
+# Code cells (their <pre>) wider than the box that shows them: a line cut off at the column's edge.
+WIDE_CODE = """() => Array.from(document.querySelectorAll('article.bd-article div.cell_input pre'))
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => pre.textContent.split('\\n').find(line => line.length > 70) || pre.textContent.slice(0, 80))"""
 
 
 def screenshot_plan(toc_docnames, toc_parts) -> dict[str, str]:
@@ -223,6 +107,7 @@ def visits(context, base_url, toc_docnames, toc_parts, screenshot_dir) -> dict[s
     tab = Tab(context)
     page = tab.page
     for docname in toc_docnames:
+        attempted = len(context.other_hosts)
         response = tab.open(f"{base_url}{docname}.html")
         visit = Visit(docname, response.status if response else None)
         if visit.status == 200:
@@ -230,8 +115,12 @@ def visits(context, base_url, toc_docnames, toc_parts, screenshot_dir) -> dict[s
             heading = page.locator("article.bd-article h1").first
             visit.h1 = heading.text_content().replace("#", "").strip() if heading.count() else ""
             visit.images = page.evaluate(LOAD_IMAGES)
+            visit.math = page.evaluate(MATH)
+            visit.wide_code = page.evaluate(WIDE_CODE)
             if docname in shots:
                 page.screenshot(path=str(screenshot_dir / shots[docname]))
+            page.wait_for_timeout(50)  # a script the page started late would ask now
+        visit.other_hosts = context.other_hosts[attempted:]
         visit.errors = tab.errors
         records[docname] = visit
     tab.close()
@@ -376,11 +265,29 @@ def test_screenshots_of_the_front_page_and_each_part(visits, screenshot_dir, toc
     assert not small, f"screenshots that look empty (under 10 kB): {small}"
 
 
+def test_no_page_asks_another_host(visits):
+    asked = [f"{name}: {url}" for name, visit in visits.items() for url in visit.other_hosts]
+    assert not asked, f"{len(asked)} requests to other hosts (each aborted): the book must work offline:\n" + "\n".join(asked)
+
+
+def test_every_page_with_maths_shows_it_typeset(visits):
+    with_maths = {name: visit.math for name, visit in visits.items() if visit.math.get("source")}
+    assert len(with_maths) >= 10, f"only {len(with_maths)} pages with maths: is Sphinx's math markup still class='math'?"
+    untypeset = [f"{name}: {math['source']} formulas, {math['typeset']} typeset" for name, math in with_maths.items()
+                 if math["typeset"] < math["source"]]
+    assert not untypeset, "maths left as TeX source (MathJax did not load from _static?):\n" + "\n".join(untypeset)
+
+
+def test_no_code_cell_runs_past_the_column(visits):
+    wide = [f"{name}: {line!r}" for name, visit in visits.items() for line in visit.wide_code]
+    assert not wide, "code cells cut off at the column's edge in a 1280-px window:\n" + "\n".join(wide)
+
+
 def test_only_the_named_theme_errors_are_allowed():
     """The allow-list is narrow: the same messages from anywhere else are errors."""
     local = "http://127.0.0.1:8000/_images/figure.png"
     failed = "Failed to load resource: net::ERR_FAILED"
-    assert is_known_theme_error(failed, "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js")
+    assert not is_known_theme_error(failed, "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js")
     assert not is_known_theme_error(failed, "https://example.org/figure.png")
     assert not is_known_theme_error(failed, local)
     assert not is_known_theme_error("Failed to load resource: the server responded with a status of 404", local)

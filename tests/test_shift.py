@@ -135,3 +135,29 @@ def test_free_shift_is_the_distance_of_the_nearest_object_to_each_border():
 def test_free_shift_rejects_bad_arguments(boxes, size, message):
     with pytest.raises(ValueError, match=message):
         free_shift(boxes, size)
+
+
+def test_robustness_classifies_the_shifted_copies_in_groups_with_the_same_results(monkeypatch):
+    from flatgap.experiments import shift
+
+    rng = np.random.default_rng(0)
+    images = rng.random((30, 10, 10, 1)).astype(np.float32)
+    weights = rng.normal(size=(100, 4))
+
+    def classify(batch):
+        calls.append(len(batch))
+        logits = batch.reshape(len(batch), -1) @ weights
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    pairs = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+    calls = []
+    monkeypatch.setattr(shift, "IMAGES_PER_CALL", 300)  # 10 shifted copies of the 30 images per call
+    grouped = shift_robustness(classify, images, np.zeros(30, int), pairs)
+    assert calls == [30, 300, 300, 120]  # the unshifted images, then 24 shifted copies in three calls
+    calls = []
+    monkeypatch.setattr(shift, "IMAGES_PER_CALL", 1)  # one shift per call
+    single = shift_robustness(classify, images, np.zeros(30, int), pairs)
+    assert calls == [30] * 25
+    for key in grouped:
+        np.testing.assert_allclose(grouped[key], single[key], rtol=0, atol=1e-12)

@@ -230,6 +230,8 @@ def build(root: Path = ROOT) -> int:
     start = time.perf_counter()
     # Every kernel of the build (ours and Sphinx's) looks its training runs up in one store before training them.
     os.environ.setdefault("FLATGAP_RUN_STORE", str(run_store_dir(root)))
+    # The explorable figures leave BokehJS to the page, which loads it once from _static (sphinx_offline_assets).
+    os.environ["FLATGAP_EXPLORABLE_JS"] = "static"
     preexecute(root, int(os.environ.get("FLATGAP_BUILD_SLOTS", "2")))
     command = [jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"] + (["--all"] if stale else [])
     print("$ jupyter-book", " ".join(command[1:]), flush=True)
