@@ -95,3 +95,20 @@ class Tab:
         text = f"uncaught: {error.message}"
         if not is_known_theme_error(text, ""):
             self.errors.append(text)
+
+
+def file_only_page(browser, width: int = 1280, height: int = 900):
+    """A new tab that may read ``file://`` only, as a page opened from disk without a network: every other request is
+    aborted and its URL appended to the list returned with the tab. Returns (page, other_requests)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    other: list[str] = []
+
+    def route(request_route):
+        if request_route.request.url.startswith("file://"):
+            request_route.continue_()
+        else:
+            other.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    return page, other

@@ -112,3 +112,8 @@ def test_one_experiment_chapter_at_a_time_with_light_notebooks_beside_it():
     assert build_book._next_kind({True: ["e2"], False: []}, {"future": True}) is None, "no second experiment chapter"
     assert build_book._next_kind({True: [], False: ["l1"]}, {"a": False}) is False
     assert build_book._next_kind({True: [], False: []}, {}) is None
+
+
+def test_make_pdf_prints_the_root_page_of_the_single_page_build():
+    root = Path(build_book.ROOT)
+    assert build_book.singlehtml_page(root) == root / "_build" / "singlehtml" / "intro.html"

@@ -10,7 +10,9 @@ Each figure displays only arrays its notebook computed and asserted; the cell th
 * **in a browser** (Debian's Chromium; every request to another host aborted and counted): each page is opened,
   each control moved with the keyboard (sliders) or the mouse (selects), and the readout must then state the
   values the notebook printed for that state; no request may leave 127.0.0.1. Screenshots of each figure before
-  and after the move go to ``_build/screenshots/explorables/``.
+  and after the move go to ``_build/screenshots/explorables/``;
+* **from ``file://``**: the same pages opened from disk, every request that is not ``file://`` aborted and counted,
+  draw their figure, move it, and typeset their maths (MathJax from ``_static``, its fonts included).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import re
 
 import pytest
-from browser_support import Tab
+from browser_support import Tab, file_only_page
 from test_explorables import wait_until_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
@@ -298,3 +300,38 @@ def test_pooling_figure_moves_to_the_printed_grid(opened, figures):
     params, cells = rows[3]
     assert text.startswith("k = 3: ") and f"Dense parameters {params}." in text, text
     assert all(("no model with this grid" if cell == "—" else cell) in text for cell in cells), (cells, text)
+
+
+def test_the_pages_work_opened_from_disk(browser, html_dir):
+    page, other = file_only_page(browser)
+    maths = {}
+    try:
+        for name, docname in PAGES.items():
+            page.goto((html_dir / f"{docname}.html").as_uri(), wait_until="load")
+            wait_until_drawn(page, 1)
+            before = _readout(page)
+            if name == "cam":
+                _figure(page).locator("select").nth(1).select_option(index=0 if "Map of class 0:" not in before else 1)
+            else:
+                _press(page, 0, "End", 1)
+            assert _readout(page) != before, f"{name}: the readout did not move when opened from disk"
+            maths[name] = page.evaluate(MATH_FROM_DISK)
+    finally:
+        page.close()
+    assert not other, f"requests to other hosts from file:// pages: {other}"
+    with_maths = {name: m for name, m in maths.items() if m["formulas"]}
+    assert with_maths, "none of the four pages has maths any more: test MathJax from disk on another page"
+    for name, m in with_maths.items():
+        assert m["typeset"] >= m["formulas"], f"{name}: {m['formulas']} formulas, {m['typeset']} typeset from disk"
+        assert m["fonts"] and "error" not in m["fonts"], f"{name}: MathJax's fonts from disk: {m['fonts']}"
+
+
+# Maths on a page opened from disk: formulas, those MathJax drew, and the state of MathJax's own web fonts.
+MATH_FROM_DISK = """async () => {
+    const formulas = document.querySelectorAll('article .math').length;
+    if (formulas && window.MathJax && MathJax.startup) await MathJax.startup.promise;
+    await document.fonts.ready;
+    return {formulas: formulas, typeset: document.querySelectorAll('article mjx-container').length,
+            fonts: Array.from(document.fonts).filter(f => f.family.replace(/["']/g, '').startsWith('MJX'))
+                       .map(f => f.status)};
+}"""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from browser_support import file_only_page
 
 from flatgap.experiments import interval
 from flatgap.plotting import explorable
@@ -163,17 +164,8 @@ def notebook_page(figures, tmp_path_factory):
 @pytest.fixture(scope="module")
 def file_tab(browser, notebook_page):
     """The page in a tab that may read ``file://`` only: every other request is aborted and counted."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    other, errors = [], []
-
-    def route(request_route):
-        if request_route.request.url.startswith("file://"):
-            request_route.continue_()
-        else:
-            other.append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
+    page, other = file_only_page(browser)
+    errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(notebook_page.as_uri(), wait_until="load")

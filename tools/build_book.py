@@ -200,15 +200,13 @@ def pdf(root: Path = ROOT) -> int:
     command = [jupyter_book(), "build", str(root), "--builder", "singlehtml", "-W", "-n", "--keep-going"]
     print("$ jupyter-book", " ".join(command[1:]), flush=True)
     status = subprocess.call(command, cwd=root)
-    import toc  # tools/toc.py, beside this file
-
-    page = root / "_build" / "singlehtml" / f"{toc.load(root)['root']}.html"  # index.html only redirects to it
+    page = singlehtml_page(root)
     if status or not page.is_file():
         return status or 1
     target = root / "_build" / "html" / PDF_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
-    # --virtual-time-budget lets the page's scripts (MathJax, when online) finish before printing.
+    # --virtual-time-budget lets the page's scripts (MathJax, from _static) finish before printing.
     printer = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
                "--virtual-time-budget=30000", f"--print-to-pdf={target}", page.as_uri()]
     status = subprocess.call(printer, cwd=root, stderr=subprocess.DEVNULL)
@@ -217,6 +215,14 @@ def pdf(root: Path = ROOT) -> int:
         return status or 1
     print(f"wrote {target.relative_to(root)} ({target.stat().st_size / 2**20:.1f} MiB)")
     return 0
+
+
+def singlehtml_page(root: Path = ROOT) -> Path:
+    """The page of the single-page build that ``make pdf`` prints: the book's root document (``index.html`` only
+    redirects to it)."""
+    import toc  # tools/toc.py, beside this file
+
+    return Path(root) / "_build" / "singlehtml" / f"{toc.load(root).root.docname}.html"
 
 
 def build(root: Path = ROOT) -> int:
