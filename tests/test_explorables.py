@@ -219,3 +219,32 @@ def test_in_a_notebook_each_control_moves_its_figure_to_the_right_state(file_tab
     assert _readout(page, 3) == figures["pooling"].data["readouts"][1]
     assert other == [], f"requests to other hosts: {other}"
     assert errors == [], f"console errors: {errors}"
+
+
+# How JupyterLab shows a trusted text/html output (@jupyterlab/rendermime, renderHTML): the HTML goes into the output's
+# node with innerHTML, every <script> is replaced by a fresh copy (attributes and text) so that it can run, and the
+# node is attached to the page, possibly later.
+JUPYTERLAB_RENDER = """html => new Promise(done => {
+    const host = document.createElement('div');
+    host.innerHTML = html;
+    for (const old of Array.from(host.getElementsByTagName('script'))) {
+        const fresh = document.createElement('script');
+        for (const attribute of Array.from(old.attributes)) fresh.setAttribute(attribute.name, attribute.value);
+        fresh.textContent = old.textContent;
+        old.parentNode.replaceChild(fresh, old);
+    }
+    setTimeout(() => { document.body.appendChild(host); done(); }, 200);
+})"""
+
+
+def test_a_jupyterlab_output_shows_and_moves_the_same_figure(browser, figures):
+    page, other = file_only_page(browser)
+    try:
+        page.set_content("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body></body></html>")
+        page.evaluate(JUPYTERLAB_RENDER, figures["size"].to_html("inline"))
+        wait_until_drawn(page, 1)
+        _press(page, 0, 0, "ArrowRight", 2)
+        assert _readout(page, 0) == figures["size"].data["readouts"][2]
+    finally:
+        page.close()
+    assert other == [], f"requests to other hosts: {other}"
