@@ -295,6 +295,9 @@ def test_cam_figure_moves_to_the_printed_prediction_and_class(opened, figures):
 def test_pooling_figure_moves_to_the_printed_grid(opened, figures):
     rows = pooling_rows(figures["pooling"])
     page = opened("pooling")
+    handle = _figure(page).locator(".noUi-handle").first
+    # in the keyboard's tab order, announced as a slider
+    assert handle.get_attribute("tabindex") == "0" and handle.get_attribute("role") == "slider"
     _press(page, 0, "ArrowRight", 2)  # k = 1 -> 3
     text = _readout(page)
     params, cells = rows[3]
