@@ -333,3 +333,40 @@ def test_make_grade_prints_a_table_and_a_score(tmp_path):
     assert missing.returncode == 2
     assert "cannot grade exercises/ex9_nothing.ipynb: exercises/ex9_nothing.ipynb does not exist" in missing.stdout
     assert "Traceback" not in missing.stdout + missing.stderr
+
+
+@pytest.mark.notebooks
+def test_a_kernel_that_dies_at_its_start_is_started_again_and_the_submission_graded(tmp_path, monkeypatch):
+    # Two kernels started at once can be given the same ports; the second dies "before replying to kernel_info".
+    from nbclient import NotebookClient
+
+    real_start, starts = NotebookClient.async_start_new_kernel_client, []
+
+    async def dies_the_first_time(self):
+        starts.append(1)
+        if len(starts) == 1:
+            await self._async_cleanup_kernel()
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return await real_start(self)
+
+    monkeypatch.setattr(NotebookClient, "async_start_new_kernel_client", dies_the_first_time)
+    result = grade(solution("ex1_numpy_layers"), tmp_path, "ex1, first kernel dies")
+    assert len(starts) == 2 and result.score == result.total > 0
+
+
+def test_a_kernel_that_never_starts_is_reported_after_three_tries(tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    from flatgap.grading.runner import KERNEL_STARTS, CannotRun
+
+    starts = []
+
+    async def always_dies(self):
+        starts.append(1)
+        await self._async_cleanup_kernel()
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(NotebookClient, "async_start_new_kernel_client", always_dies)
+    with pytest.raises(CannotRun, match=r"could not start a Python kernel, 3 tries \(RuntimeError: Kernel died"):
+        grade(solution("ex1_numpy_layers"), tmp_path, "ex1, no kernel")
+    assert len(starts) == KERNEL_STARTS == 3

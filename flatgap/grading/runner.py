@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import atexit
 import contextlib
 import importlib
 import io
@@ -246,6 +247,39 @@ def _check_here(exercise, question, student: _InKernel, seed: int) -> dict:
     return result
 
 
+# A kernel's start can fail for reasons that have nothing to do with the notebook: two kernels started at the same
+# moment can be given the same free ports (jupyter_client picks them before the kernel binds them), and the second then
+# dies "before replying to kernel_info"; a loaded machine can be slow to answer. The grader loses no submission to
+# that: it starts a fresh kernel again, up to this many times, before it reports that it could not.
+KERNEL_STARTS = 3
+
+
+async def _start_kernel(client):
+    """Start the client's kernel (its ``async_setup_kernel`` context, entered); returns the context to exit later."""
+    failure = None
+    for attempt in range(KERNEL_STARTS):
+        context = client.async_setup_kernel(stderr=subprocess.DEVNULL)  # the kernel's own start-up notices are not the notebook's
+        try:
+            await context.__aenter__()
+            return context
+        except Exception as error:  # noqa: BLE001  (whatever stopped the start, it is tried again, then reported)
+            failure = error
+            atexit.unregister(client._cleanup_kernel)  # registered by the failed start; there is nothing left to clean
+            manager = client.km
+            client.km, client.kc = None, None  # the next attempt starts a new kernel with new ports
+            if manager is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.ensure_future(_shutdown(manager)), 10)
+            await asyncio.sleep(0.5 * (attempt + 1))
+    raise CannotRun(f"could not start a Python kernel, {KERNEL_STARTS} tries ({type(failure).__name__}: {failure})") from None
+
+
+async def _shutdown(manager) -> None:
+    result = manager.shutdown_kernel(now=True)
+    if asyncio.iscoroutine(result):
+        await result
+
+
 async def _session(submission: Submission, skip: set, questions, seed: int, cwd, timeout: float, workdir: str, token: str, deadline: float) -> _Session:
     import nbformat
     from nbclient import NotebookClient
@@ -310,11 +344,7 @@ async def _session(submission: Submission, skip: set, questions, seed: int, cwd,
         session.notes.extend(n for n in response.pop("notes", []) if n not in session.notes)
         return response
 
-    try:
-        context = client.async_setup_kernel(stderr=subprocess.DEVNULL)  # the kernel's own start-up notices are not the notebook's
-        await context.__aenter__()
-    except Exception as error:
-        raise CannotRun(f"could not start a Python kernel ({type(error).__name__}: {error})") from None
+    context = await _start_kernel(client)
     try:
         try:
             installed = await run(_install_code(token), False, max(timeout, 60))
