@@ -10,7 +10,7 @@ export PYTHONHASHSEED := 0
 # One notebook runs at a time and may use both cores (OpenMP threads for NumPy and TensorFlow kernels).
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: help venv book test unit bench second-draw grade grade-class gradescope exercises sync lab lint clean clean-cache nbval dist learner pdf
+.PHONY: help venv book test unit bench second-draw grade grade-class gradescope exercises sync front-page lab lint clean clean-cache nbval dist learner pdf
 
 help:
 	@echo "make book       set up .venv (first time) and build the HTML book into _build/html"
@@ -21,6 +21,7 @@ help:
 	@echo "make gradescope EX=ex1   build the Gradescope autograder zip into _build/gradescope/"
 	@echo "make exercises  regenerate exercises/ and the grading manifest from solutions/"
 	@echo "make sync       regenerate the package modules from the chapters' #@save cells"
+	@echo "make front-page rewrite the front page's short answer from the verdict chapter"
 	@echo "make bench      per-notebook and build times, NumPy speed ratios, and each layout's training step against the matmul roofline"
 	@echo "make second-draw the experiment chapters on a fresh draw of seeds (OFFSET=1000): which verdicts stop on an assert"
 	@echo "make lint       ruff over the package, tools, tests and notebooks"
@@ -80,6 +81,10 @@ exercises: $(STAMP)
 
 sync: $(STAMP)
 	$(VENV)/bin/python tools/sync_saved.py --write
+
+# The front page's short answer, copied from the verdict chapter (tools/front_page.py).
+front-page: $(STAMP)
+	$(VENV)/bin/python tools/front_page.py --write
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab

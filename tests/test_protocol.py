@@ -7,10 +7,11 @@ import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow first)
 from flatgap.data import make_canvases
-from flatgap.experiments.protocol import Protocol, run_experiment, validation_split
-from flatgap.experiments.report import models_table, placements_covered
+from flatgap.experiments.protocol import Protocol, bootstrap_test_index, run_experiment, validation_split
+from flatgap.experiments.report import family_table, models_table, placements_covered, results_table, underfit_flags
 from flatgap.experiments.runs import train_run
 from flatgap.experiments.stats import Interval, interval, verdict
+from flatgap.experiments.training import correct_of
 
 SHAPES = dict(input_shape=(12, 12, 1), num_classes=4, filters=(4,))
 QUICK = Protocol(learning_rates=(1e-2, 3e-2), extensions=0, max_epochs=3, patience=1, batch_size=32)
@@ -170,7 +171,7 @@ def test_interval_and_verdict_say_no_more_than_the_seeds_support():
     assert iv.low > 0 and iv.excludes_zero and iv.n == 5
     assert verdict(iv, "A", "B").startswith("A beats B on test accuracy: +1.1 points")
     wide = interval([0.03, -0.02, 0.01, 0.00, -0.01])
-    assert not wide.excludes_zero and verdict(wide, "A", "B").startswith("no difference in test accuracy detected")
+    assert not wide.excludes_zero and verdict(wide, "A", "B").startswith("inconclusive at this scale on test accuracy")
     assert verdict(Interval(-0.02, -0.03, -0.01, 5), "A", "B").startswith("B beats A on test accuracy: +2.0 points")
     # the t interval of 5 seeds is wider than mean +- 2 standard errors (t with 4 degrees of freedom is 2.78)
     values = np.array([0.0, 0.01, 0.02, 0.03, 0.04])
@@ -209,3 +210,111 @@ def test_models_table_says_which_bodies_cover_the_object():
     assert facts["deeper"]["covered"] == 1.0 and facts["deeper"]["rf"] >= 8 + facts["deeper"]["jump"] - 1
     assert "covers 8 px anywhere" in table and "25%" in table and "100%" in table
     assert "covered" not in models_table({"pooled": pooled})[1]["pooled"]
+
+
+# --- protocol version 2: disjoint tuning replicates, the test split resampled per seed, failures counted ---
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"disjoint_tuning": 1}, "disjoint_tuning must be True or False"),
+        ({"resample_test": "yes"}, "resample_test must be True or False"),
+        ({"failure_accuracy": 1.0}, r"failure_accuracy must be a number in \[0, 1\)"),
+        ({"failure_accuracy": True}, r"failure_accuracy must be a number in \[0, 1\)"),
+        ({"disjoint_tuning": True, "seeds": (0, 1, 2, 3, 10_000)}, "reporting seeds must be below 10000"),
+    ],
+)
+def test_version2_settings_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Protocol(**kwargs)
+    with pytest.raises(ValueError, match="not seeds"):
+        Protocol.version2(seeds=(0, 1, 2, 3, 4))
+
+
+def test_version2_describes_disjoint_replicates_resampling_and_failures():
+    v2 = Protocol.version2(10, seed_offset=0)
+    text = v2.describe()
+    assert v2.version == 2 and Protocol().version == 1
+    assert "protocol version 2: 10 fresh reporting replicates (0–9)" in text
+    assert "searched on 2 tuning replicates of their own, never reported" in text
+    assert "bootstrap resample of the test split" in text and "at most 20% did not train" in text
+    assert v2.tuning_seed_values() == (10_000, 10_001) and Protocol().tuning_seed_values() == (0, 1)
+
+
+def test_bootstrap_test_index_is_stratified_seeded_and_resamples():
+    labels = np.repeat(np.arange(4), 25)
+    index = bootstrap_test_index(labels, seed=5)
+    assert np.bincount(labels[index]).tolist() == [25] * 4, "each class keeps its count"
+    assert np.array_equal(index, bootstrap_test_index(labels, seed=5))
+    assert not np.array_equal(index, bootstrap_test_index(labels, seed=6))
+    assert len(np.unique(index)) < len(labels), "drawn with replacement"
+
+
+def test_version2_reports_only_fresh_replicates_on_per_seed_test_resamples():
+    train, test = shapes(80, 4), shapes(40, 5)
+    models = {"gap": dict(head="gap", **SHAPES), "flatten": dict(head="flatten", **SHAPES)}
+    v2 = Protocol.version2(5, classes=4, learning_rates=(1e-2, 3e-2), extensions=0, max_epochs=2, patience=1,
+                           batch_size=32, seed_offset=0)
+    experiment = run_experiment(models, train, test, v2, workers=0, verbose=False)
+    assert {r["seed"] for r in experiment.tuning} == {10_000, 10_001}
+    assert [r["seed"] for r in experiment.runs if r["model"] == "gap"] == [0, 1, 2, 3, 4]
+    reported = {tuple(np.concatenate([w.ravel() for w in r["weights"]])[:8]) for r in experiment.runs}
+    tuned = {tuple(np.concatenate([w.ravel() for w in r["weights"]])[:8]) for r in experiment.tuning}
+    assert not reported & tuned, "no reported run is a tuning run"
+    for run in experiment.runs:
+        model = experiment.model_of(run["model"], run["seed"])
+        correct = correct_of(model, *test)
+        assert run["test_accuracy_fixed"] == pytest.approx(correct.mean())
+        index = bootstrap_test_index(test[1], run["seed"])
+        assert run["test_accuracy"] == pytest.approx(correct[index].mean()), "scored on the seed's own resample"
+        assert run["gap"] == pytest.approx(run["train_accuracy"] - run["test_accuracy"])
+        assert run["failed"] == (run["val_accuracy"] <= 0.5)
+    v1 = run_experiment(models, train, test, Protocol(**{**v2.__dict__, "disjoint_tuning": False, "resample_test": False,
+                                                          "failure_accuracy": None}), workers=0, verbose=False)
+    assert {r["seed"] for r in v1.tuning} == {0, 1} and "test_accuracy_fixed" not in v1.runs[0] and "failed" not in v1.runs[0]
+
+
+def _experiment_with(values: dict, failed: dict | None = None, train: dict | None = None, best_epoch: int = 3):
+    """An Experiment whose final runs carry the given per-seed test accuracies (no training)."""
+    from flatgap.experiments.protocol import Experiment
+
+    protocol = Protocol(seeds=tuple(range(len(next(iter(values.values()))))), max_epochs=10, patience=2,
+                        failure_accuracy=0.2, seed_offset=0)
+    experiment = Experiment({name: {"head": "gap"} for name in values}, protocol, [None])
+    for name, accuracies in values.items():
+        for seed, accuracy in enumerate(accuracies):
+            experiment.runs.append({"model": name, "seed": seed, "size": None, "test_accuracy": accuracy,
+                                    "train_accuracy": (train or {}).get(name, 1.0), "val_accuracy": accuracy,
+                                    "gap": 0.0, "best_epoch": best_epoch, "learning_rate": 1e-3,
+                                    "failed": bool((failed or {}).get(name, [False] * 99)[seed])})
+            experiment.choices[name, None] = 1e-3
+    return experiment
+
+
+def test_primary_corrects_the_family_and_leaves_failed_seeds_out():
+    rng = np.random.default_rng(0)
+    base = 0.9 + rng.normal(0, 0.01, 10)
+    experiment = _experiment_with({"a": base + 0.05, "b": base, "c": base + rng.normal(0, 0.002, 10)},
+                                  failed={"c": [True] + [False] * 9})
+    out = experiment.primary({"P1": ("test_accuracy", "a", "b"), "P2": ("test_accuracy", "c", "b")}, margin=0.02)
+    assert list(out) == ["P1", "P2"]
+    assert out["P1"].word == "beats" and out["P1"].interval.n == 10 and out["P1"].failures == 0
+    assert out["P2"].word == "equivalent" and out["P2"].interval.n == 9 and out["P2"].failures == 1
+    assert out["P1"].interval.confidence > 0.95, "Holm: the first-ranked comparison at 1 - alpha / m"
+    table = family_table(out, {"P1": "test accuracy"})
+    assert "P1" in table and "(1 failed)" in table and "beats" in table and "equivalent" in table
+    with pytest.raises(ValueError, match="names model 'z'"):
+        experiment.primary({"P": ("test_accuracy", "a", "z")})
+    with pytest.raises(ValueError, match=r"must be \(key, first, second\)"):
+        experiment.primary({"P": ("a", "b")})
+
+
+def test_underfit_flags_name_the_reason():
+    experiment = _experiment_with({"a": [0.9] * 5, "b": [0.8] * 5}, train={"a": 0.99, "b": 0.85}, best_epoch=9)
+    flags = underfit_flags(experiment)
+    assert "training accuracy 14.0 points below the best model's" in flags["b"] and "a" in flags
+    assert "5 of 5 runs still improving near the cap of 10 epochs" in flags["a"]
+    assert "flagged: b: training accuracy" in results_table(experiment)
+    quiet = _experiment_with({"a": [0.9] * 5, "b": [0.8] * 5}, train={"a": 0.99, "b": 0.95})
+    assert underfit_flags(quiet) == {} and "flagged" not in results_table(quiet)

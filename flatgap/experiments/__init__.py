@@ -13,15 +13,33 @@
 - :mod:`flatgap.experiments.shift` — translation, measured: shifted images and how the outputs change.
 """
 
-from flatgap.experiments.protocol import Experiment, Protocol, run_experiment, validation_split
-from flatgap.experiments.report import comparisons, models_table, placements_covered, results_table
+from flatgap.experiments.protocol import Experiment, Protocol, bootstrap_test_index, run_experiment, validation_split
+from flatgap.experiments.report import (
+    comparisons,
+    family_table,
+    models_table,
+    placements_covered,
+    results_table,
+    underfit_flags,
+)
 from flatgap.experiments.runs import train_run
 from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
 from flatgap.experiments.sizes import group_by_size, predict_by_size, predict_direct, resize_images
-from flatgap.experiments.stats import Interval, curve_band, format_table, interval, mean_spread, verdict
+from flatgap.experiments.stats import (
+    Comparison,
+    Interval,
+    curve_band,
+    family,
+    format_table,
+    interval,
+    mean_spread,
+    sign_flip_p,
+    verdict,
+)
 from flatgap.experiments.training import (
     accuracy_of,
     compile_classifier,
+    correct_of,
     fit_quietly,
     fresh_model,
     repeat_to_length,
@@ -30,11 +48,11 @@ from flatgap.experiments.training import (
 )
 
 __all__ = [
-    "Experiment", "Protocol", "run_experiment", "validation_split",
-    "comparisons", "models_table", "placements_covered", "results_table",
+    "Experiment", "Protocol", "run_experiment", "bootstrap_test_index", "validation_split",
+    "comparisons", "family_table", "models_table", "placements_covered", "results_table", "underfit_flags",
     "train_run",
     "free_shift", "shift_images", "shift_robustness",
     "group_by_size", "predict_by_size", "predict_direct", "resize_images",
-    "Interval", "curve_band", "format_table", "interval", "mean_spread", "verdict",
-    "accuracy_of", "compile_classifier", "fit_quietly", "fresh_model", "repeat_to_length", "select", "train_heads",
+    "Comparison", "Interval", "curve_band", "family", "format_table", "interval", "mean_spread", "sign_flip_p", "verdict",
+    "accuracy_of", "compile_classifier", "correct_of", "fit_quietly", "fresh_model", "repeat_to_length", "select", "train_heads",
 ]

@@ -11,6 +11,14 @@ An expert reader must not be able to say "that comparison was rigged". :func:`ru
    ``sizes``, which training subset is drawn), so that a seed is one independent replicate, the same for every
    model: differences between two models on the same seed are *paired*.
 
+**Version 2** (:meth:`Protocol.version2`, the protocol of the chapters that declare primary comparisons) adds what an
+expert asks for next: the tuning replicates are *disjoint* from the reporting ones (no run that chose a learning rate
+is reported, so the reported runs carry no winner's curse); each reporting seed scores its runs on its own stratified
+*bootstrap resample of the test split*, the same for every model of that seed, so that the paired differences carry
+the test set's sampling variance; and a run that *fails to train* (its best validation accuracy at most a declared
+threshold, judged on validation, never on test) is flagged, counted and left out of the intervals
+(:meth:`Experiment.primary`).
+
 The bodies and heads themselves are the chapter's choice; :mod:`flatgap.experiments.stats` turns paired differences into
 intervals and verdicts. Runs are spread over worker processes (:mod:`flatgap.experiments.pool`); the numbers do not depend
 on how many. Shapes are channels-last: images (N, H, W, C), labels (N,).
@@ -49,6 +57,15 @@ class Protocol:
             the environment variable ``FLATGAP_SEED_OFFSET`` (unset: 0). A build with another offset is a second,
             fresh draw of every replicate, with the chapters' code unchanged: ``make second-draw`` runs the
             experiment chapters that way to check that their verdicts do not depend on one draw of seeds.
+        disjoint_tuning: version 2: the grid is searched on ``tuning_seeds`` replicates of their own (seeds
+            ``TUNING_SEED_BASE``, ``TUNING_SEED_BASE + 1``, ...), and every seed of ``seeds`` is a fresh reporting
+            replicate that no choice has seen. False (version 1): the first ``tuning_seeds`` of ``seeds`` tune and
+            are reported too.
+        resample_test: version 2: each reporting seed scores every model on the same stratified bootstrap resample
+            of the test split (drawn from the seed), so that the test set's sampling variance enters the paired
+            differences; ``test_accuracy_fixed`` keeps the accuracy on the whole split.
+        failure_accuracy: a run whose best validation accuracy is at most this is flagged ``failed`` (it did not
+            train); :meth:`Experiment.primary` counts such runs and leaves their seeds out. None: no run is judged.
     """
 
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -61,6 +78,37 @@ class Protocol:
     validation_fraction: float = 0.2
     min_epoch_steps: int = 0
     seed_offset: int | None = None
+    disjoint_tuning: bool = False
+    resample_test: bool = False
+    failure_accuracy: float | None = None
+
+    @classmethod
+    def version2(cls, reporting_seeds: int = 10, *, classes: int = 10, **settings) -> Protocol:
+        """Protocol version 2: ``reporting_seeds`` fresh reporting replicates (seeds 0, 1, ...), disjoint tuning
+        replicates, the test split resampled per seed, and runs at most twice chance (``2 / classes``) on validation
+        counted as failures. Other settings (``learning_rates``, ``max_epochs``, ...) as in :class:`Protocol`.
+
+        Example:
+            >>> p = Protocol.version2(10, seed_offset=0)
+            >>> len(p.seeds), p.tuning_seed_values(), p.resample_test, p.failure_accuracy
+            (10, (10000, 10001), True, 0.2)
+        """
+        if "seeds" in settings:
+            raise ValueError("version2 takes the number of reporting seeds (reporting_seeds), not seeds")
+        positive_int("classes", classes)
+        return cls(seeds=tuple(range(positive_int("reporting_seeds", reporting_seeds))), disjoint_tuning=True,
+                   resample_test=True, failure_accuracy=min(2 / classes, 0.99), **settings)
+
+    @property
+    def version(self) -> int:
+        """2 when the tuning replicates are disjoint and the test split is resampled per seed, else 1."""
+        return 2 if self.disjoint_tuning and self.resample_test else 1
+
+    def tuning_seed_values(self) -> tuple[int, ...]:
+        """The seeds (labels) of the tuning replicates: the first seeds of ``seeds`` (version 1) or their own."""
+        if self.disjoint_tuning:
+            return tuple(TUNING_SEED_BASE + i for i in range(self.tuning_seeds))
+        return self.seeds[: self.tuning_seeds]
 
     def __post_init__(self):
         seeds = tuple(non_negative_int("seed", s) for s in self.seeds)
@@ -69,7 +117,15 @@ class Protocol:
         rates = tuple(self.learning_rates)
         if not rates or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 for r in rates):
             raise ValueError(f"learning_rates must be a non-empty sequence of positive numbers, got {self.learning_rates!r}")
-        if not 1 <= positive_int("tuning_seeds", self.tuning_seeds) <= len(seeds):
+        for name in ("disjoint_tuning", "resample_test"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.failure_accuracy is not None and (isinstance(self.failure_accuracy, bool) or not isinstance(self.failure_accuracy, (int, float))
+                                                  or not 0 <= self.failure_accuracy < 1):
+            raise ValueError(f"failure_accuracy must be a number in [0, 1) or None, got {self.failure_accuracy!r}")
+        if self.disjoint_tuning and any(s >= TUNING_SEED_BASE for s in seeds):
+            raise ValueError(f"with disjoint tuning, reporting seeds must be below {TUNING_SEED_BASE} (the tuning replicates' own), got {seeds}")
+        if not 1 <= positive_int("tuning_seeds", self.tuning_seeds) <= (TUNING_SEED_BASE if self.disjoint_tuning else len(seeds)):
             raise ValueError(f"tuning_seeds must be between 1 and the number of seeds ({len(seeds)}), got {self.tuning_seeds}")
         non_negative_int("extensions", self.extensions)
         positive_int("max_epochs", self.max_epochs)
@@ -86,18 +142,54 @@ class Protocol:
     def describe(self) -> str:
         """The protocol in a few lines, for the box at the top of an experiment chapter."""
         grid = ", ".join(f"{r:g}" for r in self.learning_rates)
+        if self.disjoint_tuning:
+            searched = f"searched on {self.tuning_seeds} tuning replicates of their own, never reported"
+            seeds_line = (f"seeds:   protocol version {self.version}: {len(self.seeds)} fresh reporting replicates "
+                          f"({self.seeds[0]}–{self.seeds[-1]}) that no choice has seen; each varies the initial weights, "
+                          "the shuffling, the split"
+                          + (" and the test resample" if self.resample_test else "")
+                          + "; differences between models are paired by seed")
+        else:
+            searched = f"searched on the first {self.tuning_seeds} seeds"
+            seeds_line = (f"seeds:   {len(self.seeds)} ({', '.join(map(str, self.seeds))}): each varies the initial weights, the "
+                          "shuffling and the split; differences between models are paired by seed")
+        extra = []
+        if self.resample_test:
+            extra.append("test:    each reporting seed scores every model on the same stratified bootstrap resample of the "
+                         "test split (a new resample per seed), so the intervals carry the test set's sampling variance")
+        if self.failure_accuracy is not None:
+            extra.append(f"failures: a run whose best validation accuracy is at most {self.failure_accuracy:.0%} did not train; "
+                         "it is counted, and its seed left out of the intervals (judged on validation, never on test)")
         return "\n".join([
             f"splits:  a stratified {self.validation_fraction:.0%} of the training data is the validation split "
             "(a new split per seed); the test split is scored once per run, at the end",
-            f"tuning:  Adam, learning rate from {{{grid}}} chosen per model on validation (searched on the first "
-            f"{self.tuning_seeds} seeds; a best rate at an edge of the grid adds the next rate beyond it, at most "
+            f"tuning:  Adam, learning rate from {{{grid}}} chosen per model on validation ({searched}; a best rate at an edge of the grid adds the next rate beyond it, at most "
             f"{self.extensions} times); epochs by early stopping on validation accuracy (at most "
             f"{self.max_epochs}, patience {self.patience}); batches of {self.batch_size}",
-            f"seeds:   {len(self.seeds)} ({', '.join(map(str, self.seeds))}): each varies the initial weights, the "
-            "shuffling and the split; differences between models are paired by seed"
+            seeds_line
             + (f" (a second draw: every seed is offset by {self.seed_offset} where it becomes randomness)" if self.seed_offset else ""),
+            *extra,
             f"machine: {machine_description()}",
         ])
+
+
+TUNING_SEED_BASE = 10_000
+"""Version 2's tuning replicates are seeds 10000, 10001, ...: never a reporting seed of any chapter."""
+
+
+def bootstrap_test_index(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Indices (N,) of a stratified bootstrap resample of a test split with ``labels`` (N,): each class keeps its count.
+
+    Example:
+        >>> index = bootstrap_test_index(np.array([0, 0, 1, 1, 1]), seed=3)
+        >>> np.bincount(np.array([0, 0, 1, 1, 1])[index]).tolist()
+        [2, 3]
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng([0x7E57, non_negative_int("seed", seed)])
+    parts = [rng.choice(np.flatnonzero(labels == label), size=int(np.sum(labels == label)), replace=True)
+             for label in np.unique(labels)]
+    return np.sort(np.concatenate(parts))
 
 
 def seed_offset_from_environment() -> int:
@@ -169,6 +261,46 @@ class Experiment:
         first, second = self.select(key, model=a, **where), self.select(key, model=b, **where)
         return first - second
 
+    def failed(self, name: str, size=None) -> np.ndarray:
+        """Per seed (seed order), whether the run of ``name`` failed to train (bool; all False when not judged)."""
+        runs = [run for run in self.runs if run["model"] == name and run["size"] == size]
+        if not runs:
+            raise ValueError(f"no final run of model {name!r} with size {size}; models: {list(self.models)}")
+        return np.array([bool(run.get("failed", False)) for run in runs])
+
+    def primary(self, declared: Mapping[str, tuple], *, margin: float | None = None, alpha: float = 0.05) -> dict:
+        """The chapter's declared primary comparisons, corrected together (Holm; t and sign-flip tests).
+
+        Args:
+            declared: label -> ``(key, first, second)`` or ``(key, first, second, size)``: the paired difference
+                ``key`` of ``first`` minus ``second`` over the reporting seeds. A seed where either run failed to
+                train is left out and counted.
+            margin: the equivalence margin (same units as ``key``), declared before the runs. alpha: family-wise.
+
+        Returns:
+            label -> :class:`flatgap.experiments.stats.Comparison`, in the order declared.
+        """
+        from flatgap.experiments.stats import family
+
+        if not isinstance(declared, Mapping) or not declared:
+            raise ValueError("declared must map at least one label to (key, first, second[, size])")
+        differences, failures, labels = {}, {}, {}
+        for label, spec in declared.items():
+            if not isinstance(spec, tuple) or len(spec) not in (3, 4):
+                raise ValueError(f"declared[{label!r}] must be (key, first, second) or (key, first, second, size), got {spec!r}")
+            key, first, second, size = (*spec, None) if len(spec) == 3 else spec
+            for name in (first, second):
+                if name not in self.models:
+                    raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
+            dropped = self.failed(first, size) | self.failed(second, size)
+            values = self.paired(key, first, second, size=size)[~dropped]
+            if values.size < 2:
+                raise ValueError(f"declared[{label!r}]: only {values.size} seed(s) left after {int(dropped.sum())} failed runs")
+            triple = (first, second, label)
+            differences[triple], failures[triple], labels[triple] = values, int(dropped.sum()), label
+        out = family(differences, alpha=alpha, margin=margin, failed=failures)
+        return {labels[triple]: comparison for triple, comparison in out.items()}
+
     def model_of(self, name: str, seed: int, size=None):
         """The trained Keras model of one final run (its best epoch's weights)."""
         from flatgap.models.classifier import build_classifier
@@ -234,7 +366,7 @@ def run_experiment(
     from flatgap.data import stratified_subset
     from flatgap.experiments.pool import run_all
     from flatgap.experiments.runs import _images_labels, _parts
-    from flatgap.experiments.training import accuracy_of
+    from flatgap.experiments.training import accuracy_of, correct_of
 
     if not isinstance(models, Mapping) or not models:
         raise ValueError("models must map at least one name to build_classifier arguments")
@@ -280,48 +412,53 @@ def run_experiment(
     def record(name, seed, size, rate, result):
         return {"model": name, "seed": seed, "size": size, "learning_rate": rate, **result}
 
-    tuning_seeds = protocol.seeds[: protocol.tuning_seeds]
+    tuning_seeds = protocol.tuning_seed_values()
+    reused = () if protocol.disjoint_tuning else protocol.seeds[: protocol.tuning_seeds]  # version 1 reports its tuning runs
     grids = {(name, size): list(protocol.learning_rates) for name in models for size in sizes_list}
+    centre = float(np.exp(np.mean(np.log(protocol.learning_rates))))
     pending = [(name, size, rate) for (name, size), grid in grids.items() for rate in grid]
     tuning: list[dict] = []
-    for round_ in range(protocol.extensions + 1):
+    chosen: dict = {}
+    finals: dict = {}
+    queued: list = []  # reporting runs of models whose rate is settled: they fill the batch of the next extension round
+    round_ = 0
+    while pending or queued:
         keys = [(name, size, seed, rate) for name, size, rate in pending for seed in tuning_seeds]
-        results = run_all([task(n, s, z, r) for n, z, s, r in keys], workers)
-        tuning += [record(n, s, z, r, out) for (n, z, s, r), out in zip(keys, results, strict=True)]
-        pending = []
-        for (name, size), grid in grids.items() if round_ < protocol.extensions else ():  # a best rate at the edge of the grid: one more step that way
+        results = run_all([task(n, s, z, r) for n, z, s, r in keys] + [task(n, s, z, chosen[n, z]) for n, z, s in queued], workers)
+        tuning += [record(n, s, z, r, out) for (n, z, s, r), out in zip(keys, results[: len(keys)], strict=True)]
+        for (name, size, seed), out in zip(queued, results[len(keys) :], strict=True):
+            finals[name, size, seed] = record(name, seed, size, chosen[name, size], out)
+        tried, pending, queued = {(n, z) for n, z, _ in pending}, [], []
+        for (name, size), grid in grids.items():
+            if (name, size) not in tried:
+                continue
             means = [_mean_val(tuning, name, size, rate) for rate in grid]
             best = int(np.argmax(means))
-            if means.count(means[best]) > 1:  # a tie for the best: the grid's edge is not where the optimum lies
+            rate = None
+            # a best rate at the edge of the grid (not tied with another): one more step that way
+            if round_ < protocol.extensions and means.count(means[best]) == 1 and len(grid) > 1:
+                if best == len(grid) - 1:
+                    rate = float(f"{grid[-1] * grid[-1] / grid[-2]:.3g}")
+                    grid.append(rate)
+                elif best == 0:
+                    rate = float(f"{grid[0] * grid[0] / grid[1]:.3g}")
+                    grid.insert(0, rate)
+            if rate is not None:
+                pending.append((name, size, rate))
                 continue
-            if best == len(grid) - 1 and len(grid) > 1:
-                rate = grid[-1] * grid[-1] / grid[-2]
-            elif best == 0 and len(grid) > 1:
-                rate = grid[0] * grid[0] / grid[1]
-            else:
-                continue
-            rate = float(f"{rate:.3g}")
-            if best:
-                grid.append(rate)
-            else:
-                grid.insert(0, rate)
-            pending.append((name, size, rate))
-        if not pending:
-            break
+            # settled: among rates tied for the best, the one nearest the middle of the grid (in log scale)
+            tied = [r for r, mean in zip(grid, means, strict=True) if mean == max(means)]
+            chosen[name, size] = min(tied, key=lambda r: abs(np.log(r / centre)))
+            queued += [(name, size, seed) for seed in protocol.seeds if seed not in reused]
+        round_ += 1
     tuned = time.perf_counter()
     experiment = Experiment(dict(models), protocol, sizes_list, tuning=tuning)
-    centre = float(np.exp(np.mean(np.log(protocol.learning_rates))))
-    for (name, size), grid in grids.items():
-        means = [_mean_val(tuning, name, size, rate) for rate in grid]
-        tied = [rate for rate, mean in zip(grid, means, strict=True) if mean == max(means)]
-        # among rates tied for the best, the one nearest the middle of the grid (in log scale)
-        experiment.choices[name, size] = min(tied, key=lambda rate: abs(np.log(rate / centre)))
-    rest = [(name, size, seed) for name in models for size in sizes_list for seed in protocol.seeds[protocol.tuning_seeds :]]
-    results = run_all([task(n, s, z, experiment.choices[n, z]) for n, z, s in rest], workers)
-    finals = {(t["model"], t["size"], t["seed"]): t for t in tuning if t["learning_rate"] == experiment.choices[t["model"], t["size"]]}
-    for (name, size, seed), out in zip(rest, results, strict=True):
-        finals[name, size, seed] = record(name, seed, size, experiment.choices[name, size], out)
+    for key in grids:
+        experiment.choices[key] = chosen[key]
+    finals.update({(t["model"], t["size"], t["seed"]): t for t in tuning
+                   if t["seed"] in reused and t["learning_rate"] == chosen[t["model"], t["size"]]})
     built: dict = {}
+    resamples = {seed: bootstrap_test_index(y_test, seed + protocol.seed_offset) for seed in protocol.seeds} if protocol.resample_test else {}
     for name in models:
         for size in sizes_list:
             for seed in protocol.seeds:
@@ -331,11 +468,19 @@ def run_experiment(
 
                     built[name] = build_classifier(**models[name])
                 built[name].set_weights(run["weights"])
-                run["test_accuracy"] = accuracy_of(built[name], x_test, y_test)
+                if protocol.resample_test:
+                    correct = correct_of(built[name], x_test, y_test)
+                    run["test_accuracy_fixed"] = float(correct.mean())
+                    run["test_accuracy"] = float(correct[resamples[seed]].mean())
+                else:
+                    run["test_accuracy"] = accuracy_of(built[name], x_test, y_test)
                 run["gap"] = run["train_accuracy"] - run["test_accuracy"]
+                if protocol.failure_accuracy is not None:
+                    run["failed"] = bool(run["val_accuracy"] <= protocol.failure_accuracy)
                 experiment.runs.append(run)
     experiment.seconds = time.perf_counter() - start
     if verbose:
-        print(f"{len(tuning)} tuning runs in {tuned - start:.1f} s, {len(rest)} more runs and the test scores in "
-              f"{experiment.seconds - (tuned - start):.1f} s")
+        reporting = len(finals) - sum(t["seed"] in reused for t in tuning if t["learning_rate"] == chosen[t["model"], t["size"]])
+        print(f"{len(tuning)} tuning runs and {reporting} more runs in {tuned - start:.1f} s (each model's reporting runs start "
+              f"once its rate is chosen), the test scores in {experiment.seconds - (tuned - start):.1f} s")
     return experiment

@@ -3,8 +3,10 @@
 - :func:`models_table` — each model's head, body, receptive field and parameters (the first thing a reader checks),
   and whether the body covers the object wherever it lies (:func:`placements_covered`);
 - :func:`results_table` — per model, the mean and spread over seeds of accuracy, gap, learning rate and epochs;
+- :func:`underfit_flags` — the models of a results table that may be under-fit, with the reason (printed under it);
 - :func:`comparisons` — paired differences between models, each with its 95% t interval and the verdict it
-  supports (:func:`flatgap.experiments.stats.verdict`).
+  supports (:func:`flatgap.experiments.stats.verdict`): exploratory, uncorrected;
+- :func:`family_table` — the declared primary comparisons, Holm-corrected, with both tests and the three-way word.
 """
 
 from __future__ import annotations
@@ -91,7 +93,56 @@ def results_table(experiment, size=None, models: Sequence[str] | None = None) ->
             _cell(experiment.select("test_accuracy", **pick)),
             _cell(experiment.select("gap", **pick)),
         ])
-    return format_table(["model", "lr", "best epoch (mean)", "train acc %", "val acc %", "test acc %", "gap (train - test) %"], rows)
+    table = format_table(["model", "lr", "best epoch (mean)", "train acc %", "val acc %", "test acc %", "gap (train - test) %"], rows)
+    flags = underfit_flags(experiment, size, models)
+    return table + "".join(f"\nflagged: {name}: {reason}" for name, reason in flags.items())
+
+
+def underfit_flags(experiment, size=None, models: Sequence[str] | None = None, points: float = 10.0) -> dict[str, str]:
+    """Models of a results table that may be under-fit, each with the reason: name -> reason.
+
+    A model is flagged when its mean training accuracy lies ``points`` or more below the best model's in the same
+    table, or when some of its runs were still improving at the epoch cap (best epoch within ``patience`` of
+    ``max_epochs``). A flag is not a verdict: the chapter fixes the arm (rate, epochs, capacity) or reports the
+    shortfall as a finding.
+    """
+    names = list(models or experiment.models)
+    means = {name: float(np.mean(experiment.select("train_accuracy", model=name, size=size))) for name in names}
+    best = max(means.values())
+    flags = {}
+    protocol = experiment.protocol
+    for name in names:
+        reasons = []
+        if best - means[name] >= points / 100:
+            reasons.append(f"training accuracy {100 * (best - means[name]):.1f} points below the best model's "
+                           "(under-fit, or a finding the text explains)")
+        capped = int(np.sum(experiment.select("best_epoch", model=name, size=size) > protocol.max_epochs - protocol.patience))
+        if capped:
+            count = len(experiment.select("best_epoch", model=name, size=size))
+            reasons.append(f"{capped} of {count} runs still improving near the cap of {protocol.max_epochs} epochs")
+        if "failed" in experiment.runs[0]:
+            failed = int(experiment.failed(name, size).sum())
+            if failed:
+                reasons.append(f"{failed} run(s) failed to train (validation accuracy at most {protocol.failure_accuracy:.0%})")
+        if reasons:
+            flags[name] = "; ".join(reasons)
+    return flags
+
+
+def family_table(primary: Mapping, what: Mapping[str, str] | None = None) -> str:
+    """The primary comparisons of :meth:`flatgap.experiments.protocol.Experiment.primary` as a table.
+
+    One row per comparison: its label, first minus second (and ``what[label]``, the quantity), the Holm-corrected
+    interval in points with its confidence, both corrected p-values, the seeds used and failed, and the word.
+    """
+    rows = []
+    for label, c in primary.items():
+        iv = c.interval
+        rows.append([label, f"{c.first} - {c.second}" + (f" ({what[label]})" if what and label in what else ""),
+                     f"{iv.mean * 100:+.1f}", f"[{iv.low * 100:+.1f}, {iv.high * 100:+.1f}]", f"{iv.confidence:.1%}",
+                     f"{c.p_t:.3f}", f"{c.p_sign:.3f}", f"{iv.n}" + (f" ({c.failures} failed)" if c.failures else ""), c.word])
+    return format_table(["", "first - second", "mean (points)", "Holm-corrected interval", "confidence", "p (t, Holm)",
+                         "p (sign flip, Holm)", "seeds", "verdict"], rows)
 
 
 def comparisons(experiment, pairs: Sequence[tuple[str, str]], key: str = "test_accuracy", size=None,

@@ -4,7 +4,8 @@
 - :func:`curve_band` — the mean and the min-max band over seeds of one per-epoch curve;
 - :func:`format_table` — a small aligned text table (no pandas needed);
 - :func:`interval` — the mean of paired differences over seeds and its 95% t interval;
-- :func:`verdict` — "A beats B" only when that interval excludes zero, else "no difference detected";
+- :func:`verdict` — "A beats B" only when that interval excludes zero, else "inconclusive at this scale" (with the
+  interval's width): never "no difference";
 - :func:`sign_flip_p` — the exact sign-flip (paired permutation) test beside the t interval;
 - :func:`holm` — Holm's step-down adjustment of a family of p-values;
 - :func:`family` — a chapter's declared primary comparisons, corrected together: for each, the interval at the
@@ -140,7 +141,7 @@ def verdict(iv: Interval, first: str, second: str, what: str = "test accuracy", 
         >>> verdict(Interval(-0.02, -0.03, -0.01, 5), "Flatten", "GAP", "gap", higher="larger")
         'GAP has the larger gap: +2.0 points [+1.0, +3.0]'
         >>> verdict(Interval(0.01, -0.01, 0.03, 5), "Flatten", "GAP")
-        'no difference in test accuracy detected at this scale: Flatten minus GAP +1.0 points [-1.0, +3.0]'
+        'inconclusive at this scale on test accuracy: Flatten minus GAP +1.0 points [-1.0, +3.0], an interval 4.0 points wide'
     """
     if higher not in ("beats", "larger"):
         raise ValueError(f"higher must be 'beats' or 'larger', got {higher!r}")
@@ -148,7 +149,8 @@ def verdict(iv: Interval, first: str, second: str, what: str = "test accuracy", 
         winner, loser, shown = (first, second, iv) if iv.low > 0 else (second, first, Interval(-iv.mean, -iv.high, -iv.low, iv.n, iv.confidence))
         claim = f"{winner} beats {loser} on {what}" if higher == "beats" else f"{winner} has the larger {what}"
         return f"{claim}: {shown.text()}"
-    return f"no difference in {what} detected at this scale: {first} minus {second} {iv.text()}"
+    return (f"inconclusive at this scale on {what}: {first} minus {second} {iv.text()}, "
+            f"an interval {(iv.high - iv.low) * 100:.1f} points wide")
 
 
 def sign_flip_p(differences, *, draws: int = 100_000, seed: int = 0) -> float:

@@ -96,6 +96,21 @@ def accuracy_of(model, x, y, batch_size: int = 512) -> float:
     return correct / len(x)
 
 
+def correct_of(model, x, y, batch_size: int = 512) -> np.ndarray:
+    """Per image, whether its highest-scoring class is the label (model in inference mode): bool (N,).
+
+    Its mean is :func:`accuracy_of`; a resample of the images (``correct[index].mean()``) is the accuracy on that
+    resample without calling the model again.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x must be (N, H, W, C) with N >= 1 and y (N,) labels, got x {x.shape} and y {y.shape}")
+    batch_size = positive_int("batch_size", batch_size)
+    parts = [np.asarray(model(x[start : start + batch_size], training=False)).argmax(axis=-1) == y[start : start + batch_size]
+             for start in range(0, len(x), batch_size)]
+    return np.concatenate(parts)
+
+
 def fresh_model(build: Callable[[str], object], head: str, seed: int, learning_rate: float, reuse: dict | None = None):
     """A compiled model for one training run, initialised exactly as ``build(head)`` is under ``seed``.
 

@@ -139,7 +139,7 @@ def plot_paired(ax, differences, intervals, scale: float = 100, xlabel: str = "p
         scale: multiplies every value (100: fractions to points). xlabel: the x-axis label.
 
     Returns:
-        ``ax``, with a vertical line at zero: a bar that crosses it is "no difference detected".
+        ``ax``, with a vertical line at zero: a bar that crosses it is "inconclusive at this scale".
     """
     labels = list(differences)
     if not labels or set(labels) != set(intervals):
