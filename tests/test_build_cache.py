@@ -104,13 +104,14 @@ def test_ci_cache_keys_hash_the_same_files_as_the_local_key():
             assert tuple(re.findall(r"'([^']+)'", files)) == build_book.ENVIRONMENT_FILES, f"{name}: {files}"
 
 
-def test_one_experiment_chapter_at_a_time_with_light_notebooks_beside_it():
-    """Two experiment chapters sharing two cores each took twice as long and the build no less: never start a second."""
+def test_light_notebooks_first_then_one_experiment_chapter_at_a_time():
+    """Two experiment chapters sharing two cores each took twice as long and the build no less: never start a second;
+    and an experiment chapter beside the light notebooks took up to twice its time alone: they go first."""
     pending = {True: ["e1", "e2"], False: ["l1"]}
-    assert build_book._next_kind(pending, {}) is True
-    assert build_book._next_kind(pending, {"future": True}) is False, "a light notebook runs beside the experiment"
+    assert build_book._next_kind(pending, {}) is False, "the light notebooks go first"
+    assert build_book._next_kind(pending, {"future": False}) is False
+    assert build_book._next_kind({True: ["e1"], False: []}, {"future": False}) is True, "beside the last light one"
     assert build_book._next_kind({True: ["e2"], False: []}, {"future": True}) is None, "no second experiment chapter"
-    assert build_book._next_kind({True: [], False: ["l1"]}, {"a": False}) is False
     assert build_book._next_kind({True: [], False: []}, {}) is None
 
 

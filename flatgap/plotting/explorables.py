@@ -296,7 +296,7 @@ document.getElementById(readout).textContent = readouts[i];
     layout = column(slider, row(*plots))
     description = (f"Move the slider (arrow keys once it is focused) over the training-set sizes {sizes}. Each "
                    f"panel shows, for the {' and the '.join(bodies)} body, the paired difference of every seed "
-                   "(grey dots) and its mean with a 95% t interval (black); the red line is no difference. The "
+                   "(grey dots) and its mean with the interval the chapter printed for it (black); the red line is zero. The "
                    "line below gives the intervals in words.")
     return Explorable(fid, layout, title, description, readouts[0], {"readouts": readouts, "states": data,
                                                                      "sizes": sizes})
