@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -65,16 +66,7 @@ def _column(header: list[str], name: str, where: str) -> int:
 
 def _links(text: str, chapter_dir: str) -> str:
     """The chapter's relative links as ``{doc}`` roles; text that is not a link is left out."""
-    roles = []
-    for target in LINK.findall(text):
-        parts = (Path(chapter_dir) / target).parts
-        resolved: list[str] = []
-        for part in parts:
-            if part == "..":
-                resolved.pop()
-            else:
-                resolved.append(part)
-        roles.append("{doc}`" + "/".join(resolved) + "`")
+    roles = ["{doc}`" + posixpath.normpath(posixpath.join(chapter_dir, target)) + "`" for target in LINK.findall(text)]
     return ", ".join(roles)
 
 

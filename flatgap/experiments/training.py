@@ -85,15 +85,8 @@ def accuracy_of(model, x, y, batch_size: int = 512) -> float:
     Returns:
         The accuracy, a float in [0, 1].
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim != 4 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x must be (N, H, W, C) with N >= 1 and y (N,) labels, got x {x.shape} and y {y.shape}")
-    batch_size = positive_int("batch_size", batch_size)
-    correct = 0
-    for start in range(0, len(x), batch_size):
-        scores = np.asarray(model(x[start : start + batch_size], training=False))
-        correct += int((scores.argmax(axis=-1) == y[start : start + batch_size]).sum())
-    return correct / len(x)
+    correct = correct_of(model, x, y, batch_size)
+    return int(correct.sum()) / len(correct)
 
 
 def correct_of(model, x, y, batch_size: int = 512) -> np.ndarray:
