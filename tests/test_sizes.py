@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import flatgap  # noqa: F401  (quiet TensorFlow before Keras loads)
-from flatgap.experiments.sizes import group_by_size, predict_by_size, predict_direct, resize_images
+from flatgap.experiments.sizes import group_by_size, pad_to, predict_by_size, predict_direct, resize_images
 
 
 def test_resize_images_shapes_and_constant_images():
@@ -59,3 +59,16 @@ def test_predict_direct_matches_predict_and_checks_shapes():
     assert np.allclose(direct, model.predict(images, verbose=0), atol=1e-6)
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
         predict_direct(model, images[0])
+
+
+def test_pad_to_centres_the_images_and_refuses_to_shrink():
+    images = np.arange(2 * 3 * 3).reshape(2, 3, 3, 1).astype(np.float32)
+    out = pad_to(images, 7)
+    assert out.shape == (2, 7, 7, 1) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, 2:5, 2:5], images)
+    assert out.sum() == images.sum()
+    assert pad_to(images, (4, 6)).shape == (2, 4, 6, 1)
+    with pytest.raises(ValueError, match="makes images larger"):
+        pad_to(images, 2)
+    with pytest.raises(ValueError, match="shape"):
+        pad_to(images[0], 7)

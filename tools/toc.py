@@ -54,7 +54,7 @@ def notebooks(folder: str, root: Path = ROOT) -> list[Path]:
     return [path for path in paths if path.exists()]
 
 
-EXPERIMENT_PARTS = ("Part III", "Part IV")
+EXPERIMENT_PARTS = ("Part III", "Part IV", "Part V")
 """Captions of the parts whose chapters are experiments (about 90 s each, 120 s at most, instead of about 60 s)."""
 
 

@@ -9,7 +9,7 @@
 - :mod:`flatgap.experiments.training` — compiling and fitting, the untuned runner of the demonstrations;
 - :mod:`flatgap.experiments.stats` — numbers over seeds, intervals and verdicts, tables;
 - :mod:`flatgap.experiments.report` — an experiment's tables: models, results, paired comparisons;
-- :mod:`flatgap.experiments.sizes` — feeding a model other input sizes: resizing, grouping by size;
+- :mod:`flatgap.experiments.sizes` — feeding a model other input sizes: resizing, padding, grouping by size;
 - :mod:`flatgap.experiments.shift` — translation, measured: shifted images and how the outputs change.
 """
 
@@ -24,7 +24,7 @@ from flatgap.experiments.report import (
 )
 from flatgap.experiments.runs import train_run
 from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
-from flatgap.experiments.sizes import group_by_size, predict_by_size, predict_direct, resize_images
+from flatgap.experiments.sizes import group_by_size, pad_to, predict_by_size, predict_direct, resize_images
 from flatgap.experiments.stats import (
     Comparison,
     Interval,
@@ -52,7 +52,7 @@ __all__ = [
     "comparisons", "family_table", "models_table", "placements_covered", "results_table", "underfit_flags",
     "train_run",
     "free_shift", "shift_images", "shift_robustness",
-    "group_by_size", "predict_by_size", "predict_direct", "resize_images",
+    "group_by_size", "pad_to", "predict_by_size", "predict_direct", "resize_images",
     "Comparison", "Interval", "curve_band", "family", "format_table", "interval", "mean_spread", "sign_flip_p", "verdict",
     "accuracy_of", "compile_classifier", "correct_of", "fit_quietly", "fresh_model", "repeat_to_length", "select", "train_heads",
 ]

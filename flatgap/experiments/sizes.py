@@ -1,6 +1,7 @@
 """Feeding a model images of other sizes: resize them, or batch them one size at a time.
 
 - :func:`resize_images` — the honest way to feed a fixed-size model another size;
+- :func:`pad_to` — the same images with more empty background around them (zero padding, centred);
 - :func:`group_by_size`, :func:`predict_by_size` — a list of mixed-size images, one batch per size;
 - :func:`predict_direct` — a model's outputs by calling it directly (no ``tf.function`` retraced per size).
 
@@ -36,6 +37,31 @@ def resize_images(images: np.ndarray, size, method: str = "bilinear") -> np.ndar
         raise ValueError(f"images must be a NumPy array of shape (N, H, W, C), got {shape}")
     out = keras.ops.image.resize(images.astype(np.float32), (height, width), interpolation=method, antialias=True)
     return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
+
+
+def pad_to(images: np.ndarray, size) -> np.ndarray:
+    """Zero-pad a batch of images, centred, to a larger canvas: the same object with more background around it.
+
+    Args:
+        images: (N, H, W, C) array.
+        size: int or (height, width) of the output, at least (H, W).
+
+    Returns:
+        (N, height, width, C) array of the input's dtype; the input sits in the middle (an odd margin puts the extra
+        row or column at the bottom or right).
+
+    Example:
+        >>> pad_to(np.ones((1, 2, 2, 1)), 4)[0, :, :, 0].astype(int).tolist()
+        [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
+    """
+    height, width = size_pair("size", size)
+    if not isinstance(images, np.ndarray) or images.ndim != 4:
+        shape = getattr(images, "shape", type(images).__name__)
+        raise ValueError(f"images must be a NumPy array of shape (N, H, W, C), got {shape}")
+    if height < images.shape[1] or width < images.shape[2]:
+        raise ValueError(f"pad_to makes images larger: {images.shape[1]}×{images.shape[2]} does not fit in {height}×{width}")
+    top, left = (height - images.shape[1]) // 2, (width - images.shape[2]) // 2
+    return np.pad(images, ((0, 0), (top, height - images.shape[1] - top), (left, width - images.shape[2] - left), (0, 0)))
 
 
 def group_by_size(images: Sequence[np.ndarray]) -> dict[tuple[int, int], np.ndarray]:
