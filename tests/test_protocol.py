@@ -318,3 +318,19 @@ def test_underfit_flags_name_the_reason():
     assert "flagged: b: training accuracy" in results_table(experiment)
     quiet = _experiment_with({"a": [0.9] * 5, "b": [0.8] * 5}, train={"a": 0.99, "b": 0.95})
     assert underfit_flags(quiet) == {} and "flagged" not in results_table(quiet)
+
+
+def test_the_runs_are_scheduled_one_per_job_costliest_first():
+    from flatgap.experiments.pool import _jobs
+
+    def task(head, n, side=8, min_epoch_steps=0):
+        images = np.zeros((n, side, side, 1), np.float32)
+        return {"config": {"head": head, "input_shape": (side, side, 1)}, "train": (images, np.zeros(n, int)),
+                "batch_size": 64, "min_epoch_steps": min_epoch_steps}
+
+    tasks = [task("gap", 50), task("flatten", 400), task("gap", 400), task("flatten", 50, min_epoch_steps=8),
+             task("gap", 100, side=16), task("flatten", 400)]
+    jobs = _jobs(tasks, workers=2)
+    assert all(len(job) == 1 for job in jobs) and sorted(i for job in jobs for i in job) == list(range(len(tasks)))
+    # 100 images of 16x16 cost as much as 400 of 8x8; 50 images repeated to 8 batches of 64 cost 512 images
+    assert [job[0] for job in jobs] == [3, 2, 1, 5, 4, 0]  # equal costs: the runs of one model together

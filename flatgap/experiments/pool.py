@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
+
 _POOL = None
 _POOL_SIZE = 0
 _CACHE: dict = {}
@@ -65,20 +67,29 @@ def _work(tasks: list[dict]) -> list[dict]:
     return [train_run(**task, cache=_CACHE) for task in tasks]
 
 
+def _cost(task: dict) -> int:
+    """A run's relative cost before it runs: pixels per epoch (a small set is repeated to ``min_epoch_steps`` batches)."""
+    parts = task["train"] if isinstance(task["train"], list) else [task["train"]]
+    batch = task.get("batch_size", 64)
+    return sum(max(len(y), task.get("min_epoch_steps", 0) * batch) * int(np.prod(np.shape(x)[1:3])) for x, y in parts)
+
+
 def _jobs(tasks: Sequence[dict], workers: int) -> list[list[int]]:
-    """Task indices grouped so that a worker gets the runs of one model together (it traces each model once),
-    split until there are at least two jobs per worker (so that no worker waits idle for long)."""
+    """One job per run, the costliest first, and the runs of one model next to each other among equals.
+
+    A free worker takes the next job at once, so the long runs start first and the last ones are short
+    (longest-processing-time-first): at the barrier that ends a round of runs, a worker waits for the other at most
+    one short run, not a whole model's share of the runs. A worker keeps every model it has traced (the cache of
+    :func:`flatgap.experiments.runs.train_run`), so interleaving the models costs at most one trace per model and
+    worker. The results do not depend on which worker trains a run.
+    """
     from flatgap.experiments.runs import _key
 
-    groups: dict[str, list[int]] = {}
-    for index, task in enumerate(tasks):
-        groups.setdefault(_key(task["config"], task.get("batch_size", 64)), []).append(index)
-    jobs = list(groups.values())
-    while len(jobs) < 2 * workers and max(len(job) for job in jobs) > 1:
-        jobs.sort(key=len)
-        largest = jobs.pop()
-        jobs += [largest[: len(largest) // 2], largest[len(largest) // 2 :]]
-    return sorted(jobs, key=lambda job: -len(job))
+    groups: dict[str, int] = {}
+    for task in tasks:
+        groups.setdefault(_key(task["config"], task.get("batch_size", 64)), len(groups))
+    order = sorted(range(len(tasks)), key=lambda i: (-_cost(tasks[i]), groups[_key(tasks[i]["config"], tasks[i].get("batch_size", 64))], i))
+    return [[index] for index in order]
 
 
 def _pool(workers: int):
