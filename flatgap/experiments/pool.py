@@ -85,10 +85,11 @@ def _jobs(tasks: Sequence[dict], workers: int) -> list[list[int]]:
     """
     from flatgap.experiments.runs import _key
 
-    groups: dict[str, int] = {}
-    for task in tasks:
-        groups.setdefault(_key(task["config"], task.get("batch_size", 64)), len(groups))
-    order = sorted(range(len(tasks)), key=lambda i: (-_cost(tasks[i]), groups[_key(tasks[i]["config"], tasks[i].get("batch_size", 64))], i))
+    keys = [_key(task["config"], task.get("batch_size", 64)) for task in tasks]
+    first: dict[str, int] = {}  # a model's rank: the order in which its first run appears
+    for key in keys:
+        first.setdefault(key, len(first))
+    order = sorted(range(len(tasks)), key=lambda i: (-_cost(tasks[i]), first[keys[i]], i))
     return [[index] for index in order]
 
 
