@@ -15,6 +15,7 @@ from pathlib import Path
 
 import build_book
 import pytest
+import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,15 +105,27 @@ def test_ci_cache_keys_hash_the_same_files_as_the_local_key():
             assert tuple(re.findall(r"'([^']+)'", files)) == build_book.ENVIRONMENT_FILES, f"{name}: {files}"
 
 
-def test_light_notebooks_first_then_one_experiment_chapter_at_a_time():
-    """Two experiment chapters sharing two cores each took twice as long and the build no less: never start a second;
-    and an experiment chapter beside the light notebooks took up to twice its time alone: they go first."""
-    pending = {True: ["e1", "e2"], False: ["l1"]}
-    assert build_book._next_kind(pending, {}) is False, "the light notebooks go first"
-    assert build_book._next_kind(pending, {"future": False}) is False
-    assert build_book._next_kind({True: ["e1"], False: []}, {"future": False}) is True, "beside the last light one"
-    assert build_book._next_kind({True: ["e2"], False: []}, {"future": True}) is None, "no second experiment chapter"
-    assert build_book._next_kind({True: [], False: []}, {}) is None
+def _niceness() -> int:
+    import os
+
+    return os.nice(0)
+
+
+def test_the_light_notebooks_run_at_the_lowest_priority_and_only_training_chapters_run_alone(tmp_path):
+    """An experiment chapter leaves a core idle while its kernel imports, prepares data and draws; the light notebooks,
+    at the lowest priority, take only that idle time, so the chapter runs at nearly its speed alone."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=build_book._lower_priority) as light:
+        assert light.submit(_niceness).result() == build_book.LIGHT_NICENESS == 19
+    trains, draws = tmp_path / "trains.ipynb", tmp_path / "draws.ipynb"
+    trains.write_text('{"cells": [{"source": ["pool.start()  # the workers load TensorFlow"]}]}')
+    draws.write_text('{"cells": [{"source": ["plt.show()"]}]}')
+    assert build_book._trains(trains) and not build_book._trains(draws)
+    experiments = [ROOT / f"{name}.ipynb" for name in toc.experiment_chapters(ROOT)]
+    assert {path.stem for path in experiments if not build_book._trains(path)} == {"protocol", "cost"}
 
 
 def test_make_pdf_prints_the_root_page_of_the_single_page_build():

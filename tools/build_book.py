@@ -12,13 +12,18 @@ in ``_build/.jupyter_cache/environment.key``. When the key differs from the one 
 cache is emptied and every page is read again (``--all``): every notebook is executed with the new code.
 CI's cache key (``.github/workflows/*.yml``) hashes the same files, and the key file travels inside the cache.
 
-Two notebooks at a time: before Sphinx reads the pages, the notebooks that have no matching cache record are
-executed ``FLATGAP_BUILD_SLOTS`` at a time (default 2; 1 leaves all execution to Sphinx, one notebook after the
-other) and stored in the execution cache exactly as myst-nb stores them, so Sphinx then finds every one cached. An
-experiment chapter keeps both cores busy with its worker processes, so the light notebooks run first, two at a time,
-and then one experiment chapter at a time, alone: each chapter's time in the build is then close to its time alone
-(two experiment chapters sharing the cores took about twice as long each, and the cold build 797 s against 732 s; an
-experiment chapter beside the light notebooks took up to twice its time alone: 151 s against 74 s). A notebook that fails here is left to Sphinx, which executes it again
+The experiment chapters alone, the others beside them at low priority: before Sphinx reads the pages, the notebooks
+that have no matching cache record are executed and stored in the execution cache exactly as myst-nb stores them, so
+Sphinx then finds every one cached. An experiment chapter that trains keeps both cores busy with its worker
+processes, so the experiment chapters run one at a time, at normal priority, from the start of the build; the other
+notebooks (the light ones, and the protocol and cost chapters, which train nothing) run ``FLATGAP_BUILD_SLOTS`` at a
+time (default 2; 1 leaves all execution to Sphinx, one notebook after the other) at the lowest scheduling priority
+(``nice 19``), so they take the CPU that an experiment chapter leaves idle — while its kernel starts, imports
+TensorFlow, prepares data and draws its figures — and almost none while its workers train. (Measured before: two
+experiment chapters sharing the cores took about twice as long each, and the cold build 797 s against 732 s; an
+experiment chapter beside the light notebooks at the same priority took up to twice its time alone, 151 s against
+74 s, so the light notebooks used to run first, on their own.) The times of the light notebooks in the build include
+their waiting. A notebook that fails here is left to Sphinx, which executes it again
 and reports the error in the usual way.
 
 Each training run once: the build sets ``FLATGAP_RUN_STORE`` to ``_build/run_store``, so when two chapters train the
@@ -98,7 +103,7 @@ def cached_notebooks(root: Path = ROOT) -> dict[str, float]:
     return {rec.uri: rec.created.timestamp() for rec in get_cache(cache).list_cache_records()}
 
 
-def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
+def _execute(path: str, timeout: int, niceness: int = 0) -> tuple[str, object, float, str | None]:
     """Execute one notebook as myst-nb does (in its folder, stop at the first error); runs in a pool process."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
@@ -108,19 +113,24 @@ def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
     notebook = nbformat.read(path, as_version=4)
     # Over IPC: no "Kernel is running over TCP without encryption" warning per notebook in the build log.
     result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
-                                 meta_override=True, kernel_manager_class=kernel_manager_class())
+                                 meta_override=True, kernel_manager_class=kernel_manager_class(niceness))
     return path, notebook, result.time, None if result.err is None else f"{type(result.err).__name__}: {result.err}"
 
 
-def _next_kind(pending: dict[bool, list[str]], running: dict) -> bool | None:
-    """Which notebook to start next: a light one (False) while any is left; then an experiment chapter (True) when
-    none is running; None when neither may start (an experiment chapter is running and only experiment chapters are
-    left). The light notebooks fill both cores first, so that no experiment chapter shares the cores with them."""
-    if pending[False]:
-        return False
-    if pending[True] and not any(running.values()):
-        return True
-    return None
+def _trains(path: Path) -> bool:
+    """Whether a notebook keeps the training workers busy (it starts them: ``pool.start()``). The experiment chapters
+    that train nothing (the protocol's page, the cost chapter) run with the light notebooks."""
+    return "pool.start()" in path.read_text(encoding="utf-8")
+
+
+LIGHT_NICENESS = 19
+"""The light notebooks' scheduling priority (``nice``): they take only the CPU the experiment chapter leaves idle."""
+
+
+def _lower_priority() -> None:
+    """Initializer of the light notebooks' processes: the lowest scheduling priority (their kernels get it too, and
+    their kernels' session groups: :func:`flatgap.book.kernels.lower_priority`)."""
+    os.nice(LIGHT_NICENESS)
 
 
 def preexecute(root: Path, slots: int) -> list[str]:
@@ -148,18 +158,18 @@ def preexecute(root: Path, slots: int) -> list[str]:
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
-            pending[name in experiments].append(str(path))
+            pending[name in experiments and _trains(path)].append(str(path))
     if slots < 2 or len(pending[True]) + len(pending[False]) < 2:
         return []
-    print(f"executing {len(pending[True]) + len(pending[False])} notebooks, {slots} at a time", flush=True)
-    failures, running = [], {}
-    with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn")) as executor:
-        while pending[True] or pending[False] or running:
-            while len(running) < slots and (kind := _next_kind(pending, running)) is not None:
-                path = pending[kind].pop(0)
-                running[executor.submit(_execute, path, timeout)] = kind
-            if not running:
-                break
+    print(f"executing {len(pending[True]) + len(pending[False])} notebooks: the experiment chapters one at a time, "
+          f"the others {slots} at a time at low priority beside them", flush=True)
+    failures = []
+    spawn = multiprocessing.get_context("spawn")
+    with (ProcessPoolExecutor(1, mp_context=spawn) as alone,
+          ProcessPoolExecutor(slots, mp_context=spawn, initializer=_lower_priority) as light):
+        running = {alone.submit(_execute, path, timeout): True for path in pending[True]}
+        running.update({light.submit(_execute, path, timeout, LIGHT_NICENESS): False for path in pending[False]})
+        while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 running.pop(future)

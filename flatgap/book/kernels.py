@@ -9,6 +9,12 @@ and jupyter_client removes them when the kernel shuts down. Windows has no IPC t
 
 Used by ``tools/build_book.py`` (the book's execution) and ``.ci/run_notebooks.py``; pass it to nbclient as
 ``NotebookClient(..., kernel_manager_class=kernel_manager_class())``.
+
+``kernel_manager_class(niceness=19)`` starts kernels at the lowest scheduling priority, so that they take only the
+CPU that other work leaves idle (the build runs its light notebooks so, beside an experiment chapter). A kernel
+starts a session of its own, and where Linux groups each session's processes for the scheduler (autogroups,
+``/proc/sys/kernel/sched_autogroup_enabled``), a process's own nice value only ranks it inside its group: the
+group's niceness is set as well (``/proc/<pid>/autogroup``).
 """
 
 from __future__ import annotations
@@ -17,14 +23,37 @@ import os
 import uuid
 
 
-def kernel_manager_class():
-    """jupyter_client's ``AsyncKernelManager``, on IPC where the platform has it (imported on demand)."""
+def lower_priority(pid: int, niceness: int) -> None:
+    """Give process ``pid`` (and, where the scheduler groups sessions, its session's group) the niceness ``niceness``.
+
+    Raises:
+        ValueError: niceness outside 0-19 (only lowering a priority needs no privilege).
+    """
+    if isinstance(niceness, bool) or not isinstance(niceness, int) or not 0 <= niceness <= 19:
+        raise ValueError(f"niceness must be a whole number from 0 to 19, got {niceness!r}")
+    os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as group:
+            group.write(str(niceness))
+    except OSError:  # no autogroups here (not Linux, or turned off): the process's own niceness is all there is
+        pass
+
+
+def kernel_manager_class(niceness: int = 0):
+    """jupyter_client's ``AsyncKernelManager``, on IPC where the platform has it (imported on demand); its kernels
+    start at ``niceness`` (0: normal priority; 19: the lowest) where the platform has scheduling priorities."""
     from jupyter_client.manager import AsyncKernelManager
 
     if os.name == "nt":
         return AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
+        async def _async_post_start_kernel(self, **kw):
+            await super()._async_post_start_kernel(**kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if niceness and pid:
+                lower_priority(pid, niceness)
+
         def __init__(self, **kwargs):
             from jupyter_core.paths import jupyter_runtime_dir
 
