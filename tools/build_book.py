@@ -129,8 +129,10 @@ LIGHT_NICENESS = 19
 
 def _lower_priority() -> None:
     """Initializer of the light notebooks' processes: the lowest scheduling priority (their kernels get it too, and
-    their kernels' session groups: :func:`flatgap.book.kernels.lower_priority`)."""
-    os.nice(LIGHT_NICENESS)
+    their kernels' session groups: :func:`flatgap.book.kernels.lower_priority`). Windows has no ``nice``: there they
+    run at normal priority."""
+    if hasattr(os, "nice"):
+        os.nice(LIGHT_NICENESS)
 
 
 def preexecute(root: Path, slots: int) -> list[str]:
