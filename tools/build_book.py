@@ -169,12 +169,11 @@ def preexecute(root: Path, slots: int) -> list[str]:
     spawn = multiprocessing.get_context("spawn")
     with (ProcessPoolExecutor(1, mp_context=spawn) as alone,
           ProcessPoolExecutor(slots, mp_context=spawn, initializer=_lower_priority) as light):
-        running = {alone.submit(_execute, path, timeout): True for path in pending[True]}
-        running.update({light.submit(_execute, path, timeout, LIGHT_NICENESS): False for path in pending[False]})
+        running = {alone.submit(_execute, path, timeout) for path in pending[True]}
+        running |= {light.submit(_execute, path, timeout, LIGHT_NICENESS) for path in pending[False]}
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                running.pop(future)
                 path, notebook, seconds, error = future.result()
                 name = Path(path).relative_to(root)
                 if error is not None:
