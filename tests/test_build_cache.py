@@ -111,9 +111,10 @@ def _niceness() -> int:
     return os.nice(0)
 
 
-def test_the_light_notebooks_run_at_the_lowest_priority_and_only_training_chapters_run_alone(tmp_path):
+def test_the_light_notebooks_run_at_the_lowest_priority_and_only_training_and_timing_chapters_run_alone(tmp_path):
     """An experiment chapter leaves a core idle while its kernel imports, prepares data and draws; the light notebooks,
-    at the lowest priority, take only that idle time, so the chapter runs at nearly its speed alone."""
+    at the lowest priority, take only that idle time, so the chapter runs at nearly its speed alone. A notebook that
+    times code runs alone too: a time taken beside the training workers is not the time its sentence means."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -126,6 +127,11 @@ def test_the_light_notebooks_run_at_the_lowest_priority_and_only_training_chapte
     assert build_book._trains(trains) and not build_book._trains(draws)
     experiments = [ROOT / f"{name}.ipynb" for name in toc.experiment_chapters(ROOT)]
     assert {path.stem for path in experiments if not build_book._trains(path)} == {"protocol", "cost"}
+    timed = tmp_path / "timed.ipynb"
+    timed.write_text('{"cells": [{"source": ["from flatgap.reference import speed\\n", "speed.gap_vs_copy()"]}]}')
+    assert build_book._times_code(timed) and not build_book._times_code(trains) and not build_book._times_code(draws)
+    notebooks = [ROOT / f"{name}.ipynb" for name in toc.docnames(ROOT) if (ROOT / f"{name}.ipynb").is_file()]
+    assert {path.stem for path in notebooks if build_book._times_code(path)} == {"conv2d", "flatten", "gap", "cost"}
 
 
 def test_make_pdf_prints_the_root_page_of_the_single_page_build():

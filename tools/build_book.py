@@ -16,10 +16,13 @@ The experiment chapters alone, the others beside them at low priority: before Sp
 that have no matching cache record are executed and stored in the execution cache exactly as myst-nb stores them, so
 Sphinx then finds every one cached. An experiment chapter that trains keeps both cores busy with its worker
 processes, so the experiment chapters run one at a time, at normal priority, from the start of the build; the other
-notebooks (the light ones, and the protocol and cost chapters, which train nothing) run ``FLATGAP_BUILD_SLOTS`` at a
+notebooks (the light ones, and the protocol chapter, which trains nothing) run ``FLATGAP_BUILD_SLOTS`` at a
 time (default 2; 1 leaves all execution to Sphinx, one notebook after the other) at the lowest scheduling priority
 (``nice 19``), so they take the CPU that an experiment chapter leaves idle — while its kernel starts, imports
-TensorFlow, prepares data and draws its figures — and almost none while its workers train. (Measured before: two
+TensorFlow, prepares data and draws its figures — and almost none while its workers train. The notebooks that time
+code (the NumPy layers against Keras, the cost chapter's latencies: ``_times_code``) run one at a time with the
+experiment chapters, at normal priority: a time taken at the lowest priority beside the training workers measures
+the contention, not the code. (Measured before: two
 experiment chapters sharing the cores took about twice as long each, and the cold build 797 s against 732 s; an
 experiment chapter beside the light notebooks at the same priority took up to twice its time alone, 151 s against
 74 s, so the light notebooks used to run first, on their own.) The times of the light notebooks in the build include
@@ -123,6 +126,16 @@ def _trains(path: Path) -> bool:
     return "pool.start()" in path.read_text(encoding="utf-8")
 
 
+def _times_code(path: Path) -> bool:
+    """Whether a notebook measures how long code takes (``flatgap.reference.speed``, ``latency(...)``) and prints or
+    asserts it: such a notebook runs alone like an experiment chapter, since a time taken on a busy CPU is not the time
+    the sentence beside it means (at the lowest priority beside the training workers, the NumPy convolution of the
+    Conv2D chapter once took 33.7 times Keras's time, against 3.0 times with the notebook run alone, and its assert
+    stopped the notebook)."""
+    source = path.read_text(encoding="utf-8")
+    return "from flatgap.reference import speed" in source or "latency(" in source
+
+
 LIGHT_NICENESS = 19
 """The light notebooks' scheduling priority (``nice``): they take only the CPU the experiment chapter leaves idle."""
 
@@ -160,10 +173,11 @@ def preexecute(root: Path, slots: int) -> list[str]:
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
-            pending[name in experiments and _trains(path)].append(str(path))
+            pending[(name in experiments and _trains(path)) or _times_code(path)].append(str(path))
     if slots < 2 or len(pending[True]) + len(pending[False]) < 2:
         return []
-    print(f"executing {len(pending[True]) + len(pending[False])} notebooks: the experiment chapters one at a time, "
+    print(f"executing {len(pending[True]) + len(pending[False])} notebooks: the experiment chapters and the notebooks "
+          "that time code one at a time, "
           f"the others {slots} at a time at low priority beside them", flush=True)
     failures = []
     spawn = multiprocessing.get_context("spawn")
