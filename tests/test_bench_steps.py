@@ -62,3 +62,18 @@ def test_run_profile_splits_a_run_into_parts_that_add_up():
         other = float(re.search(r"other (-?[\d.]+) s", line).group(1))
         assert len(parts) == 4 and abs(sum(parts) + other - total) < 0.02, line
         assert float(re.search(r"([\d.]+) ms a step", line).group(1)) > 0
+
+
+def test_a_grouped_model_holds_r_replicates_that_never_mix():
+    import numpy as np
+
+    from flatgap.models import build_classifier
+
+    config = bench_steps.LAYOUTS["12x12 pooled (16, 32), gap"][0]
+    one, three = build_classifier(**config), bench_steps.grouped_model(config, 3)
+    assert three.count_params() == 3 * one.count_params()
+    x = np.random.default_rng(0).random((2, 12, 12, 3), dtype=np.float32)
+    changed = x.copy()
+    changed[..., 1] += 1.0  # replicate 1's input only
+    before, after = np.asarray(three(x)), np.asarray(three(changed))
+    assert np.allclose(before[:, [0, 2]], after[:, [0, 2]]) and not np.allclose(before[:, 1], after[:, 1])

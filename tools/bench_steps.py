@@ -18,6 +18,12 @@ two at a time): ``eigen`` (Eigen kernels, ``TF_ENABLE_ONEDNN_OPTS=0``), ``onednn
     python tools/bench_steps.py                 # every layout, every backend
     python tools/bench_steps.py --backends eigen --layouts "8x8 narrow (16, 32), gap"
     python tools/bench_steps.py --json FILE     # also write the rows as JSON
+    python tools/bench_steps.py --replicates 1 2 10 --layouts "12x12 pooled (16, 32), gap"
+
+``--replicates R ...`` measures instead what training R seeds of a GAP layout *as one model* would cost: the R replicates
+side by side in the channels (each convolution grouped, ``groups=R``; one classifier per replicate), one step of R
+batches at once, against R separate steps. On TensorFlow's CPU kernels a grouped convolution is many times slower
+per replicate than R separate ones (README, "Measured and not taken"), which is why the book trains seeds separately.
 """
 
 from __future__ import annotations
@@ -90,6 +96,58 @@ def _step_seconds(config: dict, jit: bool):
     return model, _median_seconds(lambda: step(x, y).numpy(), repeat=7, number=20)
 
 
+def grouped_model(config: dict, replicates: int):
+    """R = ``replicates`` copies of a GAP layout as one Keras model: (B, H, W, R*C) in, (B, R, classes) logits out.
+
+    Every convolution is grouped (``groups=R``: replicate r sees only its own channels), the 2x2 poolings and the global
+    average act per channel, and an ``EinsumDense`` gives each replicate its own classifier; so the model holds exactly
+    R times the weights of one (tested) and the R replicates never mix.
+    """
+    import keras
+
+    if config.get("head") != "gap" or "input_shape" not in config:
+        raise ValueError(f"grouped_model takes a GAP layout with a fixed input_shape, got {config!r}")
+    height, width, channels = config["input_shape"]
+    filters, pool_every = config["filters"], config.get("pool_every", 0)
+    x = inputs = keras.Input((height, width, channels * replicates))
+    for i, count in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(count * replicates, 3, padding="same", activation="relu", groups=replicates)(x)
+        if pool_every and i % pool_every == 0 and i < len(filters):
+            x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Reshape((replicates, filters[-1]))(keras.layers.GlobalAveragePooling2D()(x))
+    classes = config.get("num_classes", 10)
+    outputs = keras.layers.EinsumDense("brf,rfk->brk", output_shape=(replicates, classes), bias_axes="rk")(x)
+    return keras.Model(inputs, outputs)
+
+
+def grouped_step_seconds(config: dict, replicates: int) -> float:
+    """Median seconds of one training step (Adam, batch :data:`BATCH` per replicate) of :func:`grouped_model`."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    model = grouped_model(config, replicates)
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+    rng = np.random.default_rng(0)
+    height, width, channels = config["input_shape"]
+    x = tf.constant(rng.random((BATCH, height, width, channels * replicates), dtype=np.float32))
+    y = tf.constant(rng.integers(0, model.output_shape[-1], (BATCH, replicates)), dtype=tf.int64)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:  # the sum of the replicates' mean losses: each gets its own gradient
+            logits = model(x, training=True)
+            loss = replicates * tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    step(x, y).numpy()
+    return _median_seconds(lambda: step(x, y).numpy(), repeat=5, number=10)
+
+
 def measure(backend: str, layouts: list[str]) -> list[dict]:
     """Run in a fresh process whose environment selects ``backend``: one row per layout, then the matmul row."""
     # isort: off
@@ -120,6 +178,31 @@ def measure(backend: str, layouts: list[str]) -> list[dict]:
     return rows
 
 
+def replicates_table(layouts: list[str], counts: list[int]) -> int:
+    """Print, per GAP layout and R, the step time of R replicates as one grouped model and its time per replicate."""
+    if any(r < 1 for r in counts):
+        raise SystemExit(f"--replicates: every R must be a positive integer, got {counts}")
+    layouts = [name for name in layouts if LAYOUTS[name][0]["head"] == "gap"]
+    if not layouts:
+        raise SystemExit("--replicates: choose at least one GAP layout")
+    os.environ.update(BACKENDS["onednn"], OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    # isort: off
+    import flatgap  # noqa: F401  (first: quiets TensorFlow before it loads)
+    import tensorflow as tf
+
+    # isort: on
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    print(f"R replicates of a GAP layout as one grouped model: one training step (Adam, batch {BATCH} per replicate), "
+          f"one thread, oneDNN, on {cpu_model()}")
+    print(f"{'layout':<32}  {'R':>3}  {'ms/step':>8}  {'ms per replicate':>16}")
+    for name in layouts:
+        for replicates in counts:
+            seconds = grouped_step_seconds(LAYOUTS[name][0], replicates)
+            print(f"{name:<32}  {replicates:3d}  {seconds * 1e3:8.2f}  {seconds * 1e3 / replicates:16.2f}", flush=True)
+    return 0
+
+
 def cpu_model() -> str:
     try:
         for line in open("/proc/cpuinfo"):
@@ -137,11 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=list(BACKENDS))
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), help="layout names (default: all)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--replicates", nargs="+", type=int, metavar="R",
+                        help="instead: one step of R replicates of each GAP layout trained as one grouped model (oneDNN)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [name for name in args.layouts if name not in LAYOUTS]
     if unknown:
         parser.error(f"unknown layouts {unknown}; known: {list(LAYOUTS)}")
+    if args.replicates:
+        return replicates_table(args.layouts, args.replicates)
     if args.worker:
         print(json.dumps(measure(args.worker, args.layouts)))
         return 0
