@@ -67,6 +67,28 @@ def _median_seconds(fn, repeat: int, number: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _train_step_seconds(model, x, y, loss_scale: float = 1.0, from_logits: bool = False, jit: bool = False,
+                        repeat: int = 7, number: int = 20) -> float:
+    """Median seconds of one compiled training step (Adam, sparse cross-entropy times ``loss_scale``) of ``model``."""
+    import keras
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+
+    @tf.function(jit_compile=jit)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            outputs = model(x, training=True)
+            loss = loss_scale * tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, outputs, from_logits=from_logits))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    step(x, y).numpy()  # trace (and compile)
+    return _median_seconds(lambda: step(x, y).numpy(), repeat=repeat, number=number)
+
+
 def _step_seconds(config: dict, jit: bool):
     """(model, median seconds of one compiled training step of batch :data:`BATCH` on random data)."""
     import keras
@@ -77,23 +99,10 @@ def _step_seconds(config: dict, jit: bool):
 
     keras.utils.set_random_seed(0)
     model = build_classifier(**config)
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(model.trainable_variables)
-    variables = model.trainable_variables
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((BATCH, *config["input_shape"]), dtype=np.float32))
     y = tf.constant(rng.integers(0, model.output_shape[-1], BATCH), dtype=tf.int64)
-
-    @tf.function(jit_compile=jit)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            probs = model(x, training=True)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
-        optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss
-
-    step(x, y).numpy()  # trace (and compile)
-    return model, _median_seconds(lambda: step(x, y).numpy(), repeat=7, number=20)
+    return model, _train_step_seconds(model, x, y, jit=jit)
 
 
 def grouped_model(config: dict, replicates: int):
@@ -128,24 +137,12 @@ def grouped_step_seconds(config: dict, replicates: int) -> float:
 
     keras.utils.set_random_seed(0)
     model = grouped_model(config, replicates)
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(model.trainable_variables)
-    variables = model.trainable_variables
     rng = np.random.default_rng(0)
     height, width, channels = config["input_shape"]
     x = tf.constant(rng.random((BATCH, height, width, channels * replicates), dtype=np.float32))
     y = tf.constant(rng.integers(0, model.output_shape[-1], (BATCH, replicates)), dtype=tf.int64)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:  # the sum of the replicates' mean losses: each gets its own gradient
-            logits = model(x, training=True)
-            loss = replicates * tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
-        optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss
-
-    step(x, y).numpy()
-    return _median_seconds(lambda: step(x, y).numpy(), repeat=5, number=10)
+    # the sum of the replicates' mean losses: each replicate gets its own gradient
+    return _train_step_seconds(model, x, y, loss_scale=replicates, from_logits=True, repeat=5, number=10)
 
 
 def measure(backend: str, layouts: list[str]) -> list[dict]:
