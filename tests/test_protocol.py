@@ -310,6 +310,37 @@ def test_primary_corrects_the_family_and_leaves_failed_seeds_out():
         experiment.primary({"P": ("a", "b")})
 
 
+def test_primary_takes_scores_computed_after_training_and_drops_only_their_models_failed_seeds():
+    from flatgap.experiments.protocol import Scores
+
+    rng = np.random.default_rng(1)
+    experiment = _experiment_with({"a": [0.9] * 10, "b": [0.8] * 10}, failed={"b": [False, True] + [False] * 8})
+    shifted_a = Scores("a, shifted", 0.7 + rng.normal(0, 0.01, 10), ("a",))
+    shifted_b = Scores("b, shifted", 0.6 + rng.normal(0, 0.01, 10), "b")
+    baseline = Scores("the brightest pixel", 0.7 + rng.normal(0, 0.005, 10))
+    out = experiment.primary({"S1": (shifted_a, shifted_b), "S2": (shifted_a, baseline), "P": ("test_accuracy", "a", "b")},
+                             margin=0.03)
+    assert (out["S1"].first, out["S1"].second) == ("a, shifted", "b, shifted") and shifted_b.models == ("b",)
+    assert out["S1"].word == "beats" and out["S1"].failures == 1 and out["S1"].interval.n == 9
+    assert out["S2"].word == "equivalent" and out["S2"].failures == 0 and out["S2"].interval.n == 10, "no model of b"
+    with pytest.raises(ValueError, match="has 5 scores; the protocol has 10"):
+        experiment.primary({"S": (shifted_a, Scores("short", np.ones(5)))})
+    with pytest.raises(ValueError, match="names model 'z'"):
+        experiment.primary({"S": (shifted_a, Scores("z's", np.ones(10), ("z",)))})
+    with pytest.raises(ValueError, match="one finite number per reporting seed"):
+        Scores("bad", np.ones((2, 5)))
+
+
+def test_test_resample_is_the_runners_and_refuses_version_1_and_unknown_seeds():
+    labels = np.repeat(np.arange(3), 7)
+    v2 = Protocol.version2(10, seed_offset=1000)
+    assert np.array_equal(v2.test_resample(labels, 4), bootstrap_test_index(labels, 1004))
+    with pytest.raises(ValueError, match="not one of the reporting seeds"):
+        v2.test_resample(labels, 10)
+    with pytest.raises(ValueError, match="version 1"):
+        Protocol(seed_offset=0).test_resample(labels, 0)
+
+
 def test_underfit_flags_name_the_reason():
     experiment = _experiment_with({"a": [0.9] * 5, "b": [0.8] * 5}, train={"a": 0.99, "b": 0.85}, best_epoch=9)
     flags = underfit_flags(experiment)

@@ -13,7 +13,14 @@
 - :mod:`flatgap.experiments.shift` — translation, measured: shifted images and how the outputs change.
 """
 
-from flatgap.experiments.protocol import Experiment, Protocol, bootstrap_test_index, run_experiment, validation_split
+from flatgap.experiments.protocol import (
+    Experiment,
+    Protocol,
+    Scores,
+    bootstrap_test_index,
+    run_experiment,
+    validation_split,
+)
 from flatgap.experiments.report import (
     comparisons,
     family_table,
@@ -48,7 +55,7 @@ from flatgap.experiments.training import (
 )
 
 __all__ = [
-    "Experiment", "Protocol", "run_experiment", "bootstrap_test_index", "validation_split",
+    "Experiment", "Protocol", "Scores", "run_experiment", "bootstrap_test_index", "validation_split",
     "comparisons", "family_table", "models_table", "placements_covered", "results_table", "underfit_flags",
     "train_run",
     "free_shift", "shift_images", "shift_robustness",

@@ -104,6 +104,26 @@ class Protocol:
         """2 when the tuning replicates are disjoint and the test split is resampled per seed, else 1."""
         return 2 if self.disjoint_tuning and self.resample_test else 1
 
+    def test_resample(self, labels: np.ndarray, seed: int) -> np.ndarray:
+        """Indices (N,) of the test resample that reporting seed ``seed`` is scored on, for a test split with
+        ``labels`` (N,): the runner's own, so that a score computed after training (accuracy on shifted or resized
+        images, a map's localisation) is taken on the same images as the seed's test accuracy.
+
+        Raises:
+            ValueError: under version 1 (no resample: score the whole split), or for a seed that is not a reporting seed.
+
+        Example:
+            >>> labels = np.array([0, 0, 1, 1, 1])
+            >>> p = Protocol.version2(10, seed_offset=0)
+            >>> np.array_equal(p.test_resample(labels, 3), bootstrap_test_index(labels, 3))
+            True
+        """
+        if not self.resample_test:
+            raise ValueError("this protocol does not resample the test split (version 1): score the whole split")
+        if seed not in self.seeds:
+            raise ValueError(f"seed {seed!r} is not one of the reporting seeds {self.seeds}")
+        return bootstrap_test_index(labels, seed + self.seed_offset)
+
     def tuning_seed_values(self) -> tuple[int, ...]:
         """The seeds (labels) of the tuning replicates: the first seeds of ``seeds`` (version 1) or their own."""
         if self.disjoint_tuning:
@@ -225,6 +245,39 @@ def _same_data(a: np.ndarray, b: np.ndarray) -> bool:
     return np.shares_memory(a, b) or (a.shape == b.shape and np.array_equal(a, b))
 
 
+@dataclass(frozen=True)
+class Scores:
+    """Per-seed scores computed after training, for :meth:`Experiment.primary`: one number per reporting seed.
+
+    Attributes:
+        name: what is scored, as the verdict names it (for example ``"gap at 12"``).
+        values: (seeds,) the scores, in the protocol's seed order (each taken on that seed's
+            :meth:`Protocol.test_resample`).
+        models: the experiment's models the scores come from: a seed where any of them failed to train is left out
+            of every comparison these scores enter. Empty for a rule that trains nothing (a baseline).
+
+    Example:
+        >>> Scores("gap at 12", np.array([0.9, 0.8, 0.85, 0.9, 0.88]), ("gap",)).models
+        ('gap',)
+    """
+
+    name: str
+    values: np.ndarray
+    models: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        values = np.asarray(self.values, dtype=float)
+        if values.ndim != 1 or not np.all(np.isfinite(values)):
+            raise ValueError(f"values of {self.name!r} must be one finite number per reporting seed, shape (seeds,), got shape {values.shape}")
+        models = (self.models,) if isinstance(self.models, str) else tuple(self.models)
+        if not all(isinstance(m, str) for m in models):
+            raise ValueError(f"models of {self.name!r} must be model names, got {self.models!r}")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "models", models)
+
+
 @dataclass
 class Experiment:
     """What :func:`run_experiment` returns: the final runs (one per model, size and seed) and the tuning behind them.
@@ -272,10 +325,13 @@ class Experiment:
         """The chapter's declared primary comparisons, corrected together (Holm; t and sign-flip tests).
 
         Args:
-            declared: label -> ``(key, first, second)`` or ``(key, first, second, size)``: the paired difference
-                ``key`` of ``first`` minus ``second`` over the reporting seeds. A seed where either run failed to
-                train is left out and counted.
-            margin: the equivalence margin (same units as ``key``), declared before the runs. alpha: family-wise.
+            declared: label -> one of
+                - ``(key, first, second)`` or ``(key, first, second, size)``: the paired difference of the runs'
+                  ``key`` (``"test_accuracy"``, ...), model ``first`` minus model ``second``;
+                - ``(first, second)``, two :class:`Scores`: scores computed after training, ``first`` minus
+                  ``second``.
+                A seed where a run the comparison rests on failed to train is left out of that comparison and counted.
+            margin: the equivalence margin (same units as the scores), declared before the runs. alpha: family-wise.
 
         Returns:
             label -> :class:`flatgap.experiments.stats.Comparison`, in the order declared.
@@ -283,20 +339,34 @@ class Experiment:
         from flatgap.experiments.stats import family
 
         if not isinstance(declared, Mapping) or not declared:
-            raise ValueError("declared must map at least one label to (key, first, second[, size])")
+            raise ValueError("declared must map at least one label to (key, first, second[, size]) or to two Scores")
         differences, failures, labels = {}, {}, {}
         for label, spec in declared.items():
-            if not isinstance(spec, tuple) or len(spec) not in (3, 4):
-                raise ValueError(f"declared[{label!r}] must be (key, first, second) or (key, first, second, size), got {spec!r}")
-            key, first, second, size = (*spec, None) if len(spec) == 3 else spec
-            for name in (first, second):
-                if name not in self.models:
-                    raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
-            dropped = self.failed(first, size) | self.failed(second, size)
-            values = self.paired(key, first, second, size=size)[~dropped]
+            if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, Scores) for s in spec):
+                first, second = spec
+                for scores in spec:
+                    if scores.values.size != len(self.protocol.seeds):
+                        raise ValueError(f"declared[{label!r}]: {scores.name!r} has {scores.values.size} scores; "
+                                         f"the protocol has {len(self.protocol.seeds)} reporting seeds")
+                dropped = np.zeros(len(self.protocol.seeds), dtype=bool)
+                for name in (*first.models, *second.models):
+                    if name not in self.models:
+                        raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
+                    dropped |= self.failed(name)
+                values, names = (first.values - second.values)[~dropped], (first.name, second.name)
+            elif isinstance(spec, tuple) and len(spec) in (3, 4) and isinstance(spec[0], str):
+                key, first, second, size = (*spec, None) if len(spec) == 3 else spec
+                for name in (first, second):
+                    if name not in self.models:
+                        raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
+                dropped = self.failed(first, size) | self.failed(second, size)
+                values, names = self.paired(key, first, second, size=size)[~dropped], (first, second)
+            else:
+                raise ValueError(f"declared[{label!r}] must be (key, first, second), (key, first, second, size) "
+                                 f"or two Scores, got {spec!r}")
             if values.size < 2:
                 raise ValueError(f"declared[{label!r}]: only {values.size} seed(s) left after {int(dropped.sum())} failed runs")
-            triple = (first, second, label)
+            triple = (*names, label)
             differences[triple], failures[triple], labels[triple] = values, int(dropped.sum()), label
         out = family(differences, alpha=alpha, margin=margin, failed=failures)
         return {labels[triple]: comparison for triple, comparison in out.items()}
@@ -458,7 +528,7 @@ def run_experiment(
     finals.update({(t["model"], t["size"], t["seed"]): t for t in tuning
                    if t["seed"] in reused and t["learning_rate"] == chosen[t["model"], t["size"]]})
     built: dict = {}
-    resamples = {seed: bootstrap_test_index(y_test, seed + protocol.seed_offset) for seed in protocol.seeds} if protocol.resample_test else {}
+    resamples = {seed: protocol.test_resample(y_test, seed) for seed in protocol.seeds} if protocol.resample_test else {}
     for name in models:
         for size in sizes_list:
             for seed in protocol.seeds:
