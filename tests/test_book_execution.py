@@ -47,8 +47,9 @@ def test_notebook_executed_without_error_in_its_current_form(cache, path):
 
 
 REPRODUCED = "chapters/beyond_two_heads/global_poolings.ipynb"
-"""One experiment chapter executed again, with every run trained: in the build, some of its runs came from the run
-store (the pooling family's GAP runs, :mod:`flatgap.experiments.store`), so this also shows that reuse changed no number."""
+"""One experiment chapter executed again, with every run trained (no run store): its text outputs must equal the
+build's, so the build's chapter outputs are reproducible on the machine, and a run the build took from the store
+(:mod:`flatgap.experiments.store`, when another chapter or an earlier build trained it first) changes no number."""
 
 TIMING = [
     (r"\d+(\.\d+)?\s*(s|ms|µs|seconds|CPU-seconds)\b", "<time>"),  # durations, however they are printed
