@@ -349,16 +349,12 @@ class Experiment:
                         raise ValueError(f"declared[{label!r}]: {scores.name!r} has {scores.values.size} scores; "
                                          f"the protocol has {len(self.protocol.seeds)} reporting seeds")
                 dropped = np.zeros(len(self.protocol.seeds), dtype=bool)
-                for name in (*first.models, *second.models):
-                    if name not in self.models:
-                        raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
+                for name in self._known(label, (*first.models, *second.models)):
                     dropped |= self.failed(name)
                 values, names = (first.values - second.values)[~dropped], (first.name, second.name)
             elif isinstance(spec, tuple) and len(spec) in (3, 4) and isinstance(spec[0], str):
                 key, first, second, size = (*spec, None) if len(spec) == 3 else spec
-                for name in (first, second):
-                    if name not in self.models:
-                        raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
+                self._known(label, (first, second))
                 dropped = self.failed(first, size) | self.failed(second, size)
                 values, names = self.paired(key, first, second, size=size)[~dropped], (first, second)
             else:
@@ -370,6 +366,13 @@ class Experiment:
             differences[triple], failures[triple], labels[triple] = values, int(dropped.sum()), label
         out = family(differences, alpha=alpha, margin=margin, failed=failures)
         return {labels[triple]: comparison for triple, comparison in out.items()}
+
+    def _known(self, label: str, names: tuple) -> tuple:
+        """``names``, once each is checked to be one of the experiment's models (for ``declared[label]``)."""
+        for name in names:
+            if name not in self.models:
+                raise ValueError(f"declared[{label!r}] names model {name!r}; the experiment has {list(self.models)}")
+        return names
 
     def model_of(self, name: str, seed: int, size=None):
         """The trained Keras model of one final run (its best epoch's weights)."""
