@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.book]
 
 
 PAGES = {
-    "translation": "chapters/experiments/translation",
+    "translation": "chapters/experiments/shift_one_digit",
     "size": "chapters/experiments/training_set_size",
     "cam": "chapters/experiments/class_activation_maps",
     "pooling": "chapters/beyond_two_heads/pooling_family",
