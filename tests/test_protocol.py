@@ -365,3 +365,12 @@ def test_the_runs_are_scheduled_one_per_job_costliest_first():
     assert all(len(job) == 1 for job in jobs) and sorted(i for job in jobs for i in job) == list(range(len(tasks)))
     # 100 images of 16x16 cost as much as 400 of 8x8; 50 images repeated to 8 batches of 64 cost 512 images
     assert [job[0] for job in jobs] == [3, 2, 1, 5, 4, 0]  # equal costs: the runs of one model together
+
+
+def test_version2_takes_a_declared_failure_threshold_or_none():
+    assert Protocol.version2(10, seed_offset=0).failure_accuracy == 0.2
+    assert Protocol.version2(10, seed_offset=0, classes=4).failure_accuracy == 0.5
+    assert Protocol.version2(10, seed_offset=0, failure_accuracy=0.5).failure_accuracy == 0.5
+    assert Protocol.version2(10, seed_offset=0, failure_accuracy=None).failure_accuracy is None
+    with pytest.raises(ValueError, match="failure_accuracy must be a number"):
+        Protocol.version2(10, seed_offset=0, failure_accuracy=1.5)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from flatgap.experiments import shift_consistency, shift_scores, shifted_predictions
 from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
 
 
@@ -161,3 +162,70 @@ def test_robustness_classifies_the_shifted_copies_in_groups_with_the_same_result
     assert calls == [30] * 25
     for key in grouped:
         np.testing.assert_allclose(grouped[key], single[key], rtol=0, atol=1e-12)
+
+
+def test_shifted_predictions_are_the_classes_that_shift_robustness_scores():
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    x[0, 0, 0] = 1  # far left: stays left after a shift by 1, moves right after 2
+    x[1, 0, 1] = 1  # left, moves right after a shift by 1
+    shifts = [0, 1, (0, 2), (1, 0)]
+    predicted = shifted_predictions(_left_half_classifier, x, shifts)
+    np.testing.assert_array_equal(predicted, [[0, 0], [0, 1], [1, 1], [0, 0]])
+    result = shift_robustness(_left_half_classifier, x, np.array([0, 0]), shifts)
+    np.testing.assert_array_equal((predicted == 0).mean(axis=1), result["accuracy"])
+
+
+def test_shift_consistency_counts_agreeing_pairs_of_shifts():
+    assert shift_consistency(np.array([[3, 1], [3, 1]])) == 1.0
+    assert shift_consistency(np.array([[0, 1], [1, 0]])) == 0.0
+    # three shifts, one image: classes 5, 5, 7 agree on one pair of three
+    assert shift_consistency(np.array([[5], [5], [7]])) == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("predictions", [np.array([1, 2, 3]), np.zeros((1, 4), int), np.zeros((3, 0), int)])
+def test_shift_consistency_rejects_fewer_than_two_shifts_or_no_images(predictions):
+    with pytest.raises(ValueError, match="S >= 2 shifts and N >= 1 images"):
+        shift_consistency(predictions)
+
+
+class _LeftHalfModel:
+    """A stand-in for a trained Keras model: class 0 when the image's mass is in the left half."""
+
+    def __call__(self, images, training=False):
+        return _left_half_classifier(np.asarray(images))
+
+
+class _FakeExperiment:
+    """What shift_scores reads of an Experiment: its models, protocol, sizes and trained models."""
+
+    def __init__(self, protocol):
+        self.models, self.protocol, self.sizes = {"left": {}}, protocol, [None]
+
+    def model_of(self, name, seed):
+        return _LeftHalfModel()
+
+
+def test_shift_scores_score_each_seed_on_its_own_resample():
+    from flatgap.experiments import Protocol
+
+    x = np.zeros((20, 4, 4, 1), np.float32)
+    x[:, 0, 0] = 1  # far left: left until a shift of 2
+    labels = np.repeat([0, 1], 10)  # half of them labelled right: accuracy 0.5 on the whole split
+    protocol = Protocol.version2(5, seed_offset=0)
+    scores = shift_scores(_FakeExperiment(protocol), x, labels, [0, 1, 2])
+    expected = np.array([(labels[protocol.test_resample(labels, s)] == 0).mean() for s in protocol.seeds])
+    np.testing.assert_allclose(scores["centred accuracy"]["left"], expected)
+    np.testing.assert_allclose(scores["by shift"]["left"][:, 2], 1 - expected)  # at 2 px every image turns right
+    np.testing.assert_allclose(scores["shifted accuracy"]["left"], (expected + 1 - expected) / 2)
+    np.testing.assert_allclose(scores["consistency"]["left"], 1 / 3)  # of three pairs of shifts, (0, 1) agrees
+
+
+def test_shift_scores_need_the_zero_shift_and_matching_labels():
+    from flatgap.experiments import Protocol
+
+    experiment = _FakeExperiment(Protocol.version2(5, seed_offset=0))
+    x = np.zeros((4, 4, 4, 1), np.float32)
+    with pytest.raises(ValueError, match="must include the zero shift"):
+        shift_scores(experiment, x, np.zeros(4, int), [1, 2])
+    with pytest.raises(ValueError, match="one class per image"):
+        shift_scores(experiment, x, np.zeros(3, int), [0, 1])

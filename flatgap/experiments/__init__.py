@@ -30,7 +30,14 @@ from flatgap.experiments.report import (
     underfit_flags,
 )
 from flatgap.experiments.runs import train_run
-from flatgap.experiments.shift import free_shift, shift_images, shift_robustness
+from flatgap.experiments.shift import (
+    free_shift,
+    shift_consistency,
+    shift_images,
+    shift_robustness,
+    shift_scores,
+    shifted_predictions,
+)
 from flatgap.experiments.sizes import group_by_size, pad_to, predict_by_size, predict_direct, resize_images
 from flatgap.experiments.stats import (
     Comparison,
@@ -58,7 +65,7 @@ __all__ = [
     "Experiment", "Protocol", "Scores", "run_experiment", "bootstrap_test_index", "validation_split",
     "comparisons", "family_table", "models_table", "placements_covered", "results_table", "underfit_flags",
     "train_run",
-    "free_shift", "shift_images", "shift_robustness",
+    "free_shift", "shift_consistency", "shift_images", "shift_robustness", "shift_scores", "shifted_predictions",
     "group_by_size", "pad_to", "predict_by_size", "predict_direct", "resize_images",
     "Comparison", "Interval", "curve_band", "family", "format_table", "interval", "mean_spread", "sign_flip_p", "verdict",
     "accuracy_of", "compile_classifier", "correct_of", "fit_quietly", "fresh_model", "repeat_to_length", "select", "train_heads",

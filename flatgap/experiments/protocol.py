@@ -86,7 +86,8 @@ class Protocol:
     def version2(cls, reporting_seeds: int = 10, *, classes: int = 10, **settings) -> Protocol:
         """Protocol version 2: ``reporting_seeds`` fresh reporting replicates (seeds 0, 1, ...), disjoint tuning
         replicates, the test split resampled per seed, and runs at most twice chance (``2 / classes``) on validation
-        counted as failures. Other settings (``learning_rates``, ``max_epochs``, ...) as in :class:`Protocol`.
+        counted as failures (or at most ``failure_accuracy``, a threshold the chapter declares; None judges no run).
+        Other settings (``learning_rates``, ``max_epochs``, ...) as in :class:`Protocol`.
 
         Example:
             >>> p = Protocol.version2(10, seed_offset=0)
@@ -96,8 +97,9 @@ class Protocol:
         if "seeds" in settings:
             raise ValueError("version2 takes the number of reporting seeds (reporting_seeds), not seeds")
         positive_int("classes", classes)
+        failure_accuracy = settings.pop("failure_accuracy", min(2 / classes, 0.99))
         return cls(seeds=tuple(range(positive_int("reporting_seeds", reporting_seeds))), disjoint_tuning=True,
-                   resample_test=True, failure_accuracy=min(2 / classes, 0.99), **settings)
+                   resample_test=True, failure_accuracy=failure_accuracy, **settings)
 
     @property
     def version(self) -> int:

@@ -7,6 +7,9 @@ Two pieces:
 - :func:`shift_robustness` runs a classifier on shifted copies of a test set and reports, per shift,
   the accuracy, the fraction of predictions that did not change, and how far the output probabilities
   moved (mean and maximum absolute change).
+- :func:`shifted_predictions` gives the predicted class of every image at every shift, and
+  :func:`shift_consistency` Zhang's consistency: how often two shifted copies of an image get the same class;
+  :func:`shift_scores` computes both for every final run of an experiment, each reporting seed on its own test resample.
 
 Shapes are channels-last: images (N, H, W, C), probabilities (N, K).
 """
@@ -170,6 +173,97 @@ def shift_robustness(
         "mean_abs_change": np.array(mean_change),
         "max_abs_change": np.array(max_change),
     }
+
+
+def shifted_predictions(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray, shifts) -> np.ndarray:
+    """The predicted class of every image at every shift: (S, N) integers, shifts in the order given.
+
+    Args:
+        predict: a Keras model (its ``predict`` is called quietly) or a callable mapping (N, H, W, C) images to (N, K)
+            class scores (for many models, a direct call such as ``lambda x: predict_direct(model, x)`` builds no
+            graph per model).
+        images: (N, H, W, C) unshifted images.
+        shifts: a sequence of ints (horizontal shifts, positive = right) or of (dy, dx) pairs; 0 or (0, 0) is allowed.
+
+    Example:
+        >>> x = np.zeros((1, 4, 4, 1), np.float32); x[0, :, 0] = 1  # one image: a bar in the first column
+        >>> left_or_right = lambda im: np.stack([im[:, :, :2].sum((1, 2, 3)), im[:, :, 2:].sum((1, 2, 3))], 1)
+        >>> shifted_predictions(left_or_right, x, [0, 1, 2]).tolist()  # the bar moves into the right half at 2
+        [[0], [0], [1]]
+    """
+    images = nhwc("images", images)
+    offsets = _as_offsets(shifts)
+    reference = _probabilities(predict, images)
+    return np.stack([probs.argmax(axis=1) for probs in _shifted_probabilities(predict, images, offsets, reference)])
+
+
+def shift_consistency(predictions) -> float:
+    """Zhang's (2019) shift consistency: the fraction of (image, pair of distinct shifts) given the same class.
+
+    Zhang compares two random crops of each image; with the classes at S shifts, every one of the S (S - 1) / 2 pairs
+    is compared, and the result is the mean over pairs and images.
+
+    Args:
+        predictions: (S, N) predicted classes of N images at S >= 2 shifts (:func:`shifted_predictions`).
+
+    Returns:
+        A float in [0, 1]: 1 when every image gets one class at every shift.
+
+    Example:
+        >>> shift_consistency(np.array([[1, 2], [1, 3], [1, 2]]))  # image 0: 3 of 3 pairs agree; image 1: 1 of 3
+        0.6666666666666666
+    """
+    predictions = np.asarray(predictions)
+    if predictions.ndim != 2 or len(predictions) < 2 or predictions.shape[1] == 0:
+        raise ValueError(f"predictions must be (S, N) classes with S >= 2 shifts and N >= 1 images, got shape {predictions.shape}")
+    first, second = np.triu_indices(len(predictions), k=1)
+    return float((predictions[first] == predictions[second]).mean())
+
+
+def shift_scores(experiment, images: np.ndarray, labels: np.ndarray, shifts) -> dict[str, dict[str, np.ndarray]]:
+    """Accuracy and consistency under shifts of every model of an experiment, per reporting seed.
+
+    Each seed's final run of each model classifies the seed's own resample of the test images
+    (:meth:`flatgap.experiments.protocol.Protocol.test_resample` under version 2; the whole split under version 1) at
+    every shift, so that the scores are taken on the same images as the runner's test accuracy.
+
+    Args:
+        experiment: an :class:`flatgap.experiments.protocol.Experiment` trained on the whole training split (no sizes).
+        images: (N, H, W, C) the unshifted test images the experiment was scored on. labels: (N,) their classes.
+        shifts: as in :func:`shifted_predictions`; must include the zero shift.
+
+    Returns:
+        ``{"by shift": {model: (seeds, S) accuracy at each shift}, "centred accuracy": {model: (seeds,)},
+        "shifted accuracy": {model: (seeds,) mean accuracy over the other shifts}, "consistency": {model: (seeds,)}
+        (:func:`shift_consistency` over all the shifts)}``, seeds in the protocol's order.
+    """
+    from flatgap.experiments.sizes import predict_direct
+
+    images, labels = nhwc("images", images), np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), one class per image, got {labels.shape}")
+    offsets = _as_offsets(shifts)
+    if (0, 0) not in offsets or len(offsets) < 2:
+        raise ValueError(f"shifts must include the zero shift and at least one other, got {shifts!r}")
+    if experiment.sizes != [None]:
+        raise ValueError("shift_scores needs an experiment trained on the whole training split (no sizes)")
+    protocol = experiment.protocol
+    centre = offsets.index((0, 0))
+    out: dict[str, dict[str, np.ndarray]] = {"by shift": {}, "centred accuracy": {}, "shifted accuracy": {}, "consistency": {}}
+    for name in experiment.models:
+        by_shift, consistency = [], []
+        for seed in protocol.seeds:
+            index = protocol.test_resample(labels, seed) if protocol.resample_test else np.arange(len(labels))
+            model = experiment.model_of(name, seed)
+            predicted = shifted_predictions(lambda x, model=model: predict_direct(model, x, 1024), images[index], offsets)
+            by_shift.append((predicted == labels[index]).mean(axis=1))
+            consistency.append(shift_consistency(predicted))
+        by_shift = np.array(by_shift)
+        out["by shift"][name] = by_shift
+        out["centred accuracy"][name] = by_shift[:, centre]
+        out["shifted accuracy"][name] = np.delete(by_shift, centre, axis=1).mean(axis=1)
+        out["consistency"][name] = np.array(consistency)
+    return out
 
 
 def free_shift(boxes: np.ndarray, canvas_size) -> dict[str, int]:
